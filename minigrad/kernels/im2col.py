@@ -1,0 +1,127 @@
+"""``im2col`` and ``col2im`` in Numba: unfold receptive fields into columns, and fold them back.
+
+The column matrix of one group has one row per weight tap and one column per output pixel, so a
+grouped convolution becomes ``G`` matrix products that BLAS does fast::
+
+    cols[g, (c*kh + i)*kw + j, (n*oh + y)*ow + x] = xp[n, g*Cg + c, y*sh + i*dh, x*sw + j*dw]
+
+with ``xp`` the zero-padded input (padding is never materialised: an out-of-range pixel reads 0).
+Shape ``(G, Cg*kh*kw, N*oh*ow)`` = ``geom.col_shape``; legend in
+:mod:`minigrad.kernels.conv_geometry`.
+
+``col2im`` is the adjoint (transpose) of ``im2col``: the same loops with ``=`` turned into
+``+=`` and source and destination swapped, so a pixel that lies in several receptive fields gets
+the sum of its column entries. It is what turns the column gradient back into the input gradient.
+
+Both loops run in parallel over input channels (``prange``). Each input channel owns its own
+``kh*kw`` rows of the column matrix and its own plane of the image, so no two threads ever write
+the same element: ``col2im``'s ``+=`` is race-free without atomics.
+
+The loop functions are plain Python; ``NUMBA_DISABLE_JIT=1`` runs them as such, for debugging.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["im2col", "col2im"]
+
+
+def _valid_output_range(offset, stride, in_size, out_size):
+    """Output positions ``o`` in ``[begin, end)`` whose input position ``o*stride + offset`` lies in
+    ``[0, in_size)``; the others fall on zero padding. Used to keep branches out of inner loops."""
+    begin = max(0, (-offset + stride - 1) // stride)  # smallest o with o*stride + offset >= 0
+    end = max(0, (in_size - 1 - offset) // stride + 1)  # one past the largest o with ... <= in_size - 1
+    end = min(end, out_size)
+    return min(begin, end), end
+
+
+valid_output_range = njit(cache=True)(_valid_output_range)
+
+
+def _im2col_loops(
+    x, cols, in_channels_per_group,
+    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    """Fill ``cols`` (G, Cg*kh*kw, N*oh*ow) from ``x`` (N, C, H, W); every element is written."""
+    batch, in_channels, in_h, in_w = x.shape
+    out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
+    out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    for channel in prange(in_channels):
+        group = channel // in_channels_per_group
+        channel_in_group = channel % in_channels_per_group
+        for i in range(kernel_h):
+            y_begin, y_end = valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            for j in range(kernel_w):
+                x_begin, x_end = valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                row = (channel_in_group * kernel_h + i) * kernel_w + j
+                for n in range(batch):
+                    for y in range(out_h):
+                        column = (n * out_h + y) * out_w
+                        if y < y_begin or y >= y_end:
+                            cols[group, row, column : column + out_w] = 0
+                            continue
+                        in_y = y * stride_h - pad_h + i * dilation_h
+                        cols[group, row, column : column + x_begin] = 0
+                        for x_out in range(x_begin, x_end):
+                            in_x = x_out * stride_w - pad_w + j * dilation_w
+                            cols[group, row, column + x_out] = x[n, channel, in_y, in_x]
+                        cols[group, row, column + x_end : column + out_w] = 0
+
+
+def _col2im_loops(
+    cols, grad_x, in_channels_per_group,
+    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    """Add ``cols`` (G, Cg*kh*kw, N*oh*ow) onto ``grad_x`` (N, C, H, W), which starts at zero.
+    Column entries that came from padding are dropped."""
+    batch, in_channels, in_h, in_w = grad_x.shape
+    out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
+    out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    for channel in prange(in_channels):
+        group = channel // in_channels_per_group
+        channel_in_group = channel % in_channels_per_group
+        for i in range(kernel_h):
+            y_begin, y_end = valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            for j in range(kernel_w):
+                x_begin, x_end = valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                row = (channel_in_group * kernel_h + i) * kernel_w + j
+                for n in range(batch):
+                    for y in range(y_begin, y_end):
+                        column = (n * out_h + y) * out_w
+                        in_y = y * stride_h - pad_h + i * dilation_h
+                        for x_out in range(x_begin, x_end):
+                            in_x = x_out * stride_w - pad_w + j * dilation_w
+                            grad_x[n, channel, in_y, in_x] += cols[group, row, column + x_out]
+
+
+_im2col_jit = njit(cache=True, parallel=True)(_im2col_loops)
+_col2im_jit = njit(cache=True, parallel=True)(_col2im_loops)
+
+
+def _geometry_ints(geom):
+    """The geometry as plain ints, in the order the loop functions take them."""
+    return (
+        geom.in_channels_per_group, geom.kernel_h, geom.kernel_w, geom.stride_h, geom.stride_w,
+        geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w,
+    )  # fmt: skip
+
+
+def im2col(x, geom):
+    """``(N, C, H, W) -> (G, Cg*kh*kw, N*oh*ow)``, same dtype as ``x``."""
+    if x.shape != geom.input_shape:
+        raise ValueError(f"im2col: input shape {x.shape} does not match geometry {geom.input_shape}")
+    # A C-contiguous array keeps Numba at one compiled version per dtype.
+    x = np.ascontiguousarray(x)
+    cols = np.empty(geom.col_shape, dtype=x.dtype)
+    _im2col_jit(x, cols, *_geometry_ints(geom))
+    return cols
+
+
+def col2im(cols, geom):
+    """``(G, Cg*kh*kw, N*oh*ow) -> (N, C, H, W)``, same dtype as ``cols``."""
+    if cols.shape != geom.col_shape:
+        raise ValueError(f"col2im: column shape {cols.shape} does not match geometry {geom.col_shape}")
+    cols = np.ascontiguousarray(cols)
+    grad_x = np.zeros(geom.input_shape, dtype=cols.dtype)
+    _col2im_jit(cols, grad_x, *_geometry_ints(geom))
+    return grad_x
