@@ -1,0 +1,203 @@
+"""Reverse-mode automatic differentiation: recording the graph and walking it backwards.
+
+Recording.  ``SomeOp.apply(a, b, **attrs)`` unwraps the input Tensors to arrays, calls
+``SomeOp.forward(ctx, a_array, b_array, **attrs)``, and wraps the result in a new Tensor.  If grad
+mode is on and any input requires grad, the output also remembers a ``Node``: the op, its ``ctx``
+(whatever forward saved) and the input Tensors.  That chain of nodes *is* the graph.
+
+Backward.  ``backward(root)`` orders the nodes so that every tensor comes after all the tensors
+computed from it (a reverse topological order), then hands each op the gradient of its output and
+receives one gradient per input.  Gradients are *added* (``+=``) into a running total per tensor,
+because a tensor used twice receives a contribution from each use (the multivariable chain rule).
+Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``.
+"""
+
+import contextlib
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no op is recorded (evaluation, optimiser updates).
+
+    >>> import minigrad as mg
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> with mg.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+class Context:
+    """What ``forward`` leaves for ``backward``: saved arrays, plain attributes, and which inputs need a gradient."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+
+class Node:
+    """One recorded op application: ``output = function.forward(ctx, *inputs)``."""
+
+    __slots__ = ("function", "ctx", "inputs")
+
+    def __init__(self, function, ctx, inputs):
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    A subclass defines two static methods side by side::
+
+        class Mul(Function):
+            # y = a * b ;  da = dy * b ;  db = dy * a
+            @staticmethod
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a * b
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                a, b = ctx.saved_tensors
+                return grad_out * b, grad_out * a
+
+    ``forward`` receives NumPy arrays (one per Tensor input) plus keyword attributes and returns
+    one array.  ``backward`` receives the gradient of that output and returns one gradient per
+    Tensor input, each with that input's shape, or ``None`` where ``ctx.needs_input_grad`` is False.
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, **attrs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        for position, value in enumerate(inputs):
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.apply expects Tensors as positional inputs, "
+                    f"got {type(value).__name__} at position {position}"
+                )
+        needs_input_grad = tuple(t.requires_grad for t in inputs)
+        record = _grad_enabled and any(needs_input_grad)
+        ctx = Context(needs_input_grad)
+        output_array = cls.forward(ctx, *(t.data for t in inputs), **attrs)
+        output = Tensor(np.asarray(output_array))
+        if record:
+            output.requires_grad = True
+            output._node = Node(cls, ctx, inputs)
+        return output
+
+
+def _reverse_topological_order(root):
+    """Tensors reachable from ``root`` through recorded nodes, each after every tensor that uses it.
+
+    An iterative depth-first search (a recursive one would hit Python's recursion limit on deep
+    networks): a tensor is appended once all its inputs have been visited (post-order); reversing
+    that list puts every output before its inputs.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in tensor._node.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return reversed(order)
+
+
+def backward(root, grad=None):
+    """Backpropagate from ``root``: add ``d(root)/d(leaf)`` (times ``grad``) into every leaf's ``.grad``.
+
+    ``grad`` is the gradient of some final scalar with respect to ``root``; it may be omitted only
+    when ``root`` holds a single value (then it is 1).
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() called on a tensor that does not require grad: no input of the "
+            "computation had requires_grad=True (or it ran under no_grad())"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a single-value output, got shape "
+                f"{root.shape}; pass grad= of that shape (e.g. loss.sum().backward())"
+            )
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape}, but the output has shape {root.shape}")
+
+    pending = {id(root): grad}  # id(tensor) -> gradient summed over the uses seen so far
+    for tensor in _reverse_topological_order(root):
+        grad_out = pending.pop(id(tensor), None)
+        if grad_out is None:
+            continue
+        node = tensor._node
+        if node is None:  # a leaf: accumulate, never overwrite
+            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            continue
+        input_grads = node.function.backward(node.ctx, grad_out)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        _check_gradients(node, input_grads)
+        for parent, parent_grad in zip(node.inputs, input_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+
+
+def _check_gradients(node, input_grads):
+    """An op's backward must return one gradient per input, each shaped like that input."""
+    op_name = node.function.__name__
+    if len(input_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{op_name}.backward returned {len(input_grads)} gradients for {len(node.inputs)} inputs"
+        )
+    for position, (parent, parent_grad) in enumerate(zip(node.inputs, input_grads)):
+        if parent_grad is None:
+            if parent.requires_grad and node.ctx.needs_input_grad[position]:
+                raise RuntimeError(f"{op_name}.backward returned None for input {position}, which requires grad")
+            continue
+        if np.shape(parent_grad) != parent.shape:
+            raise RuntimeError(
+                f"{op_name}.backward returned a gradient of shape {np.shape(parent_grad)} for "
+                f"input {position} of shape {parent.shape}"
+            )

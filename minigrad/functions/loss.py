@@ -1,0 +1,77 @@
+"""log_softmax and cross-entropy, written to stay finite for any logits.
+
+log_softmax(x)_i = x_i - logsumexp(x), and logsumexp(x) = m + log(sum_j e^(x_j - m)) with
+m = max_j x_j, so the largest exponent is e^0 = 1 and nothing overflows.
+"""
+
+import numpy as np
+
+from minigrad.autograd import Function
+
+
+def _log_softmax(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis`` ;  dx = dy - softmax(x) * sum(dy)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        y = _log_softmax(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (y,) = ctx.saved_tensors
+        return grad_out - np.exp(y) * np.sum(grad_out, axis=ctx.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """loss = -(1/N) sum_n log_softmax(logits_n)[target_n] ;  dlogits = (softmax(logits) - onehot(target)) / N * dloss
+
+    ``logits`` has shape (N, K); ``target`` holds N integer class labels in [0, K).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target):
+        if logits.ndim != 2:
+            raise ValueError(f"cross_entropy expects logits of shape (N, classes), got {logits.shape}")
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"cross_entropy expects integer class labels, got dtype {target.dtype}")
+        if target.shape != (logits.shape[0],):
+            raise ValueError(
+                f"cross_entropy: logits {logits.shape} need {logits.shape[0]} labels, got target shape {target.shape}"
+            )
+        classes = logits.shape[1]
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            bad = target[(target < 0) | (target >= classes)][0]
+            raise ValueError(f"cross_entropy: label {bad} is outside [0, {classes})")
+        log_probs = _log_softmax(logits, axis=1)
+        ctx.save_for_backward(log_probs, target)
+        rows = np.arange(logits.shape[0])
+        return np.asarray(-log_probs[rows, target].mean(), dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        log_probs, target = ctx.saved_tensors
+        batch = log_probs.shape[0]
+        grad = np.exp(log_probs)
+        grad[np.arange(batch), target] -= 1
+        return grad * (grad_out / batch), None
+
+
+def log_softmax(x, axis=-1, dim=None):
+    return LogSoftmax.apply(x, axis=axis if dim is None else dim)
+
+
+def cross_entropy(logits, target):
+    """Mean negative log-likelihood of integer ``target`` labels under ``softmax(logits)``."""
+    from minigrad.tensor import Tensor
+
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target))
+    return CrossEntropy.apply(logits, target)

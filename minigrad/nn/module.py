@@ -1,0 +1,190 @@
+"""``Module``: a container of parameters, buffers and sub-modules, as in PyTorch.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (``__setattr__`` below), so
+``parameters()`` and ``state_dict()`` can find everything by walking the attributes in the order
+they were set.  ``state_dict`` keys are dotted paths such as ``"stage1.0.conv_reduce.weight"``.
+"""
+
+from collections import OrderedDict
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module owns and an optimiser updates (``requires_grad=True`` by default)."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set their parameters and sub-modules as attributes in ``__init__`` and define
+    ``forward``; calling the module calls ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting attributes")
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, array):
+        """Register state that is saved in ``state_dict`` but not trained (e.g. running means)."""
+        if "_buffers" not in self.__dict__:
+            raise RuntimeError("call super().__init__() before register_buffer")
+        self._buffers[name] = None if array is None else np.asarray(array)
+        object.__setattr__(self, name, self._buffers[name])
+
+    def _set_buffer(self, name, array):
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix=""):
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, parameter in module._parameters.items():
+                if id(parameter) in seen:
+                    continue
+                seen.add(id(parameter))
+                yield (f"{module_name}.{name}" if module_name else name), parameter
+
+    def parameters(self):
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def named_buffers(self, prefix=""):
+        for module_name, module in self.named_modules(prefix):
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    # ---------------------------------------------------------------- modes
+    def train(self, mode=True):
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    def to(self, dtype):
+        """Convert every floating parameter and buffer to ``dtype`` in place (e.g. float64 for gradcheck)."""
+        dtype = np.dtype(dtype)
+        for module in self.modules():
+            for parameter in module._parameters.values():
+                parameter.data = parameter.data.astype(dtype)
+                parameter.grad = None
+            for name, buffer in list(module._buffers.items()):
+                if buffer is not None and buffer.dtype.kind == "f":
+                    module._set_buffer(name, buffer.astype(dtype))
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    # ----------------------------------------------------------- state dict
+    def state_dict(self):
+        """An ordered dict of dotted name -> NumPy array copy, parameters then buffers per module."""
+        state = OrderedDict()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, parameter in module._parameters.items():
+                state[prefix + name] = parameter.data.copy()
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    state[prefix + name] = np.array(buffer, copy=True)
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
+
+        Everything is checked before anything is written, so a failed load changes nothing.
+        With ``strict=True`` missing or unexpected keys are an error; a wrong shape always is.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        targets = {}
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, parameter in module._parameters.items():
+                targets[prefix + name] = (module, name, parameter.data)
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    targets[prefix + name] = (module, name, buffer)
+        missing = [key for key in targets if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in targets]
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        for key, (_, _, current) in targets.items():
+            if key in state_dict:
+                incoming_shape = np.shape(state_dict[key])
+                if incoming_shape != current.shape:
+                    problems.append(f"{key}: expected shape {current.shape}, got {incoming_shape}")
+        if problems:
+            raise RuntimeError(f"error loading state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for key, (module, name, current) in targets.items():
+            if key not in state_dict:
+                continue
+            value = np.array(state_dict[key], dtype=current.dtype, copy=True)
+            if name in module._parameters:
+                module._parameters[name].data = value
+            else:
+                module._set_buffer(name, value)
+        return missing, unexpected
+
+    # ------------------------------------------------------------- display
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in self._modules.items():
+            child_lines = repr(child).split("\n")
+            lines.append(f"  ({name}): " + "\n  ".join(child_lines))
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"

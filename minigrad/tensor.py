@@ -1,0 +1,288 @@
+"""Tensor: a NumPy array, the gradient that flows into it, and the Function that made it.
+
+A Tensor is deliberately thin.  ``data`` holds the values, ``grad`` collects ``d(loss)/d(data)``
+after ``backward()``, and ``_node`` remembers which op produced it (``None`` for a leaf: a tensor
+you created yourself).  Every arithmetic method just calls one differentiable op from
+``minigrad/functions/``; the graph bookkeeping lives in ``minigrad/autograd.py``.
+
+>>> import minigrad as mg
+>>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> y = (x * x).sum()          # y = sum(x_i^2)
+>>> y.backward()
+>>> x.grad                     # dy/dx_i = 2 x_i
+array([2., 4., 6.], dtype=float32)
+"""
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def _as_array(data, dtype):
+    """Turn ``data`` into an ndarray: NumPy arrays keep their dtype, Python floats become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    array = np.asarray(data)
+    if dtype is not None:
+        return array.astype(dtype, copy=False)
+    if not isinstance(data, np.ndarray) and array.dtype.kind == "f":
+        return array.astype(DEFAULT_DTYPE)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Args:
+        data: array-like.  Python floats and lists become float32 (``DEFAULT_DTYPE``);
+            NumPy arrays keep their dtype; integers stay integers.
+        requires_grad: if True, ops on this tensor are recorded and ``backward()`` fills ``grad``.
+            Only float32/float64 tensors can require grad.
+        dtype: optional NumPy dtype to convert to.
+    """
+
+    # Elementwise ``==`` returns a boolean array, so Tensors hash by identity.
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._node = None  # set by Function.apply on op outputs
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        """A leaf was created by the user, not by an op; only leaves keep ``.grad``."""
+        return self._node is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad_note = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}{grad_note})"
+
+    def numpy(self):
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The single value of a one-element tensor, as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradient recording on (or off) for this leaf, in place."""
+        if requires_grad and self.data.dtype.type not in FLOAT_DTYPES:
+            raise TypeError(
+                f"only float32/float64 tensors can require grad, got dtype {self.data.dtype}"
+            )
+        if not requires_grad and not self.is_leaf:
+            raise RuntimeError("requires_grad can only be switched off on a leaf tensor; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """A new leaf sharing the same data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def backward(self, grad=None):
+        """Fill ``.grad`` of every leaf this tensor depends on; see ``autograd.backward``."""
+        from minigrad.autograd import backward
+
+        backward(self, grad)
+
+    def astype(self, dtype):
+        """A new leaf with the data converted to ``dtype`` (not recorded in the graph)."""
+        return Tensor(self.data.astype(dtype), requires_grad=False)
+
+    # ------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return elementwise.add(self, other)
+
+    def __radd__(self, other):
+        return elementwise.add(other, self)
+
+    def __sub__(self, other):
+        return elementwise.sub(self, other)
+
+    def __rsub__(self, other):
+        return elementwise.sub(other, self)
+
+    def __mul__(self, other):
+        return elementwise.mul(self, other)
+
+    def __rmul__(self, other):
+        return elementwise.mul(other, self)
+
+    def __truediv__(self, other):
+        return elementwise.div(self, other)
+
+    def __rtruediv__(self, other):
+        return elementwise.div(other, self)
+
+    def __pow__(self, exponent):
+        return elementwise.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return elementwise.pow(base, self)
+
+    def __neg__(self):
+        return elementwise.neg(self)
+
+    def __matmul__(self, other):
+        return matmul.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul.matmul(other, self)
+
+    def exp(self):
+        return elementwise.exp(self)
+
+    def log(self):
+        return elementwise.log(self)
+
+    def sqrt(self):
+        return elementwise.sqrt(self)
+
+    def relu(self):
+        return elementwise.relu(self)
+
+    def sigmoid(self):
+        return elementwise.sigmoid(self)
+
+    def tanh(self):
+        return elementwise.tanh(self)
+
+    # ------------------------------------------------------------- reductions
+    def sum(self, axis=None, keepdims=False, dim=None):
+        return reduction.sum(self, axis=_axis_arg(axis, dim), keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False, dim=None):
+        return reduction.mean(self, axis=_axis_arg(axis, dim), keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False, dim=None):
+        return reduction.max(self, axis=_axis_arg(axis, dim), keepdims=keepdims)
+
+    # ----------------------------------------------------------------- shapes
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return shape_ops.reshape(self, shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return shape_ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, *axes):
+        """With no arguments, reverse all axes; with two ints, swap them (PyTorch's meaning)."""
+        return shape_ops.transpose(self, *axes)
+
+    def permute(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return shape_ops.permute(self, axes)
+
+    @property
+    def T(self):
+        return shape_ops.transpose(self)
+
+    def __getitem__(self, index):
+        return indexing.getitem(self, index)
+
+    # ------------------------------------------- comparisons (no gradient)
+    def _compare(self, other, op):
+        other_data = other.data if isinstance(other, Tensor) else other
+        return Tensor(op(self.data, other_data))
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def argmax(self, axis=None, dim=None):
+        """Indices of the maxima, as an integer tensor without gradient."""
+        return Tensor(np.argmax(self.data, axis=_axis_arg(axis, dim)))
+
+
+def _axis_arg(axis, dim):
+    """Accept PyTorch's ``dim=`` as a synonym for NumPy's ``axis=``."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"give either axis or dim, not both (axis={axis}, dim={dim})")
+    return dim if axis is None else axis
+
+
+# ---------------------------------------------------------------- constructors
+def tensor(data, requires_grad=False, dtype=None):
+    """Create a leaf Tensor (PyTorch's ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def zeros(*shape, dtype=DEFAULT_DTYPE, requires_grad=False):
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=DEFAULT_DTYPE, requires_grad=False):
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape, generator=None, dtype=DEFAULT_DTYPE, requires_grad=False):
+    """Standard normal samples; ``generator`` is a NumPy Generator or an int seed."""
+    rng = _generator(generator)
+    return Tensor(rng.standard_normal(_shape_arg(shape)).astype(dtype), requires_grad=requires_grad)
+
+
+def rand(*shape, generator=None, dtype=DEFAULT_DTYPE, requires_grad=False):
+    """Uniform samples in [0, 1); ``generator`` is a NumPy Generator or an int seed."""
+    rng = _generator(generator)
+    return Tensor(rng.random(_shape_arg(shape)).astype(dtype), requires_grad=requires_grad)
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return shape
+
+
+def _generator(generator):
+    from minigrad.random import as_generator
+
+    return as_generator(generator)
+
+
+# The ops need Tensor to exist before they can be imported, so they are bound last.
+from minigrad.functions import elementwise, indexing, matmul, reduction, shape_ops  # noqa: E402
