@@ -35,7 +35,7 @@ def _valid_output_range(offset, stride, in_size, out_size):
     return min(begin, end), end
 
 
-valid_output_range = njit(cache=True)(_valid_output_range)
+_valid_output_range_jit = njit(cache=True)(_valid_output_range)
 
 
 def _im2col_loops(
@@ -50,9 +50,9 @@ def _im2col_loops(
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
-            y_begin, y_end = valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            y_begin, y_end = _valid_output_range_jit(i * dilation_h - pad_h, stride_h, in_h, out_h)
             for j in range(kernel_w):
-                x_begin, x_end = valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
                 for n in range(batch):
                     for y in range(out_h):
@@ -81,9 +81,9 @@ def _col2im_loops(
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
-            y_begin, y_end = valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            y_begin, y_end = _valid_output_range_jit(i * dilation_h - pad_h, stride_h, in_h, out_h)
             for j in range(kernel_w):
-                x_begin, x_end = valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
                 for n in range(batch):
                     for y in range(y_begin, y_end):

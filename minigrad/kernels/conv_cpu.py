@@ -1,0 +1,323 @@
+"""The grouped 2-D convolution on the CPU: forward, gradient w.r.t. the input, gradient w.r.t. the weight.
+
+Dimension legend (the same as :mod:`minigrad.kernels.conv_geometry`)::
+
+    N   batch            G   groups           C, O   input / output channels
+    Cg  C / G            Og  O / G            H, W   input height / width
+    kh, kw  kernel size  oh, ow  output size  Hp, Wp padded input size (H + 2*pad_h, W + 2*pad_w)
+
+Every function here computes exactly what :mod:`minigrad.kernels.reference` specifies, with
+results in the dtype of the inputs (float32 stays float32). There are two ways to do it:
+
+* **im2col + matmul** (``_*_im2col``): copy every receptive field into a column, then each group
+  is one matrix product that BLAS runs near peak speed. Right for wide groups (dense convs,
+  1x1 convs), where a group's matrices are big.
+* **direct loops** (``_*_direct``, Numba): one parallel task per (image, group) slides the
+  kernel over that group's channels. Right for narrow groups (ResNeXt's 3x3 grouped conv has
+  4-16 channels per group): there each group's matrix product is too thin for BLAS, and the
+  im2col copy (``kh*kw`` times the input) costs more than the arithmetic itself.
+
+:func:`uses_direct_path` picks between them.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from minigrad.kernels.im2col import col2im, im2col
+
+__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "uses_direct_path"]
+
+# Largest channels-per-group (input and output) for which the direct loops are used.
+# Measured with benchmarks/conv.py on a 2-core AVX-512 machine: at Cg = Og = 16 (64x512x8x8,
+# groups=32) the direct loops are still faster than im2col + matmul; at 64 BLAS wins clearly.
+DIRECT_MAX_CHANNELS_PER_GROUP = 16
+
+
+def uses_direct_path(geom):
+    """True when the direct loops compute this convolution, False for im2col + matmul."""
+    # Narrow groups: each group's matmul would be (Og x Cg*kh*kw) @ (Cg*kh*kw x N*oh*ow) with
+    # Og and Cg*kh*kw tiny, which BLAS runs far below peak, while im2col still copies kh*kw
+    # times the input. Depthwise convs (Cg = 1) are the extreme case.
+    return (
+        geom.in_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
+        and geom.out_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
+    )
+
+
+def conv2d_forward(x, weight, geom):
+    """``(N, C, H, W), (O, Cg, kh, kw) -> (N, O, oh, ow)``, in the dtype of ``x``."""
+    _check_shape("x", x, geom.input_shape)
+    _check_shape("weight", weight, geom.weight_shape)
+    if uses_direct_path(geom):
+        return _conv2d_forward_direct(x, weight, geom)
+    return _conv2d_forward_im2col(x, weight, geom)
+
+
+def conv2d_grad_input(grad_out, weight, geom):
+    """``(N, O, oh, ow), (O, Cg, kh, kw) -> (N, C, H, W)``: dL/dx, in the dtype of ``grad_out``."""
+    _check_shape("grad_out", grad_out, geom.output_shape)
+    _check_shape("weight", weight, geom.weight_shape)
+    if uses_direct_path(geom):
+        return _conv2d_grad_input_direct(grad_out, weight, geom)
+    return _conv2d_grad_input_im2col(grad_out, weight, geom)
+
+
+def conv2d_grad_weight(x, grad_out, geom):
+    """``(N, C, H, W), (N, O, oh, ow) -> (O, Cg, kh, kw)``: dL/dw, in the dtype of ``x``."""
+    _check_shape("x", x, geom.input_shape)
+    _check_shape("grad_out", grad_out, geom.output_shape)
+    if uses_direct_path(geom):
+        return _conv2d_grad_weight_direct(x, grad_out, geom)
+    return _conv2d_grad_weight_im2col(x, grad_out, geom)
+
+
+def _check_shape(name, array, expected):
+    if array.shape != expected:
+        raise ValueError(f"{name} has shape {array.shape}, but the geometry expects {expected}")
+
+
+# --------------------------------------------------------------------------------------------
+# im2col + matmul
+# --------------------------------------------------------------------------------------------
+
+
+def _weight_matrices(weight, geom):
+    """``(O, Cg, kh, kw) -> (G, Og, Cg*kh*kw)``: one matrix per group, rows in im2col's order."""
+    return np.ascontiguousarray(weight).reshape(geom.groups, geom.out_channels_per_group, geom.col_rows)
+
+
+def _grad_out_matrices(grad_out, geom):
+    """``(N, O, oh, ow) -> (G, Og, N*oh*ow)``: columns in im2col's order (one per output pixel)."""
+    G, Og = geom.groups, geom.out_channels_per_group
+    by_group = grad_out.reshape(geom.batch, G, Og, geom.out_h * geom.out_w)
+    # (N, G, Og, oh*ow) -> (G, Og, N, oh*ow) -> (G, Og, N*oh*ow)
+    return by_group.transpose(1, 2, 0, 3).reshape(G, Og, geom.col_cols)
+
+
+def _conv2d_forward_im2col(x, weight, geom):
+    G, Og = geom.groups, geom.out_channels_per_group
+    cols = im2col(x, geom)  # (G, Cg*kh*kw, N*oh*ow)
+    # (G, Og, N*oh*ow) = (G, Og, Cg*kh*kw) @ (G, Cg*kh*kw, N*oh*ow)
+    out = np.matmul(_weight_matrices(weight, geom), cols)
+    del cols
+    # (G, Og, N, oh, ow) -> (N, G, Og, oh, ow) -> (N, O, oh, ow)
+    out = out.reshape(G, Og, geom.batch, geom.out_h, geom.out_w).transpose(2, 0, 1, 3, 4)
+    return out.reshape(geom.output_shape)
+
+
+def _conv2d_grad_input_im2col(grad_out, weight, geom):
+    weight_matrices = _weight_matrices(weight, geom)  # (G, Og, Cg*kh*kw)
+    # (G, Cg*kh*kw, N*oh*ow) = (G, Og, Cg*kh*kw)^T @ (G, Og, N*oh*ow)
+    grad_cols = np.matmul(weight_matrices.transpose(0, 2, 1), _grad_out_matrices(grad_out, geom))
+    return col2im(grad_cols, geom)  # (N, C, H, W)
+
+
+def _conv2d_grad_weight_im2col(x, grad_out, geom):
+    cols = im2col(x, geom)  # (G, Cg*kh*kw, N*oh*ow)
+    # (G, Og, Cg*kh*kw) = (G, Og, N*oh*ow) @ (G, Cg*kh*kw, N*oh*ow)^T
+    grad_weight = np.matmul(_grad_out_matrices(grad_out, geom), cols.transpose(0, 2, 1))
+    return grad_weight.reshape(geom.weight_shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Direct loops, one parallel task per (image n, group g)
+#
+# Each task copies its group's Cg input planes into a zero-padded scratch buffer, so the kernel
+# loops never test for borders. Each padded plane is stored flat, row after row (row pitch Wp):
+#
+#     padded[c, p*Wp + q] = xp[n, g*Cg + c, p, q]
+#
+# Output pixel (y, x) and tap (i, j) read padded index
+#
+#     (y*sh + i*dh)*Wp + x*sw + j*dw  =  y*(sh*Wp) + x*sw + shift(i, j),   shift = i*dh*Wp + j*dw
+#
+# With stride 1 this is just  y*Wp + x + shift: an output row that runs past ow simply wraps
+# into the next padded row. So we compute Wp "columns" per output row instead of ow (the
+# Wp - ow extra ones are thrown away) and the oh short inner loops become one long contiguous
+# loop over oh*Wp positions, which LLVM vectorises. Other strides keep one loop per output row.
+# --------------------------------------------------------------------------------------------
+
+
+def _flat_loop_sizes(stride_h, stride_w, out_h, out_w, padded_w):
+    """``(rows, row_length, padded_row_step)`` for the position loops described above.
+
+    Output pixel ``(y, x)`` sits at flat position ``y*row_pitch + x`` of a task's scratch output,
+    with ``row_pitch = padded_w`` when strides are 1 (rows wrap) and ``out_w`` otherwise.
+    """
+    if stride_h == 1 and stride_w == 1:
+        return 1, out_h * padded_w, padded_w
+    return out_h, out_w, stride_h * padded_w
+
+
+def _copy_padded(source, n, first_channel, padded, pad_h, pad_w, padded_w):
+    """``padded[c, (p + pad_h)*Wp + q + pad_w] = source[n, first_channel + c, p, q]``; the border
+    of ``padded`` is already zero."""
+    channels = padded.shape[0]
+    height, width = source.shape[2], source.shape[3]
+    for c in range(channels):
+        for p in range(height):
+            start = (p + pad_h) * padded_w + pad_w
+            for q in range(width):
+                padded[c, start + q] = source[n, first_channel + c, p, q]
+
+
+def _copy_to_row_pitch(source, n, first_channel, flat, row_pitch):
+    """``flat[c, y*row_pitch + x] = source[n, first_channel + c, y, x]`` (an output-sized plane)."""
+    channels = flat.shape[0]
+    height, width = source.shape[2], source.shape[3]
+    for c in range(channels):
+        for y in range(height):
+            for x in range(width):
+                flat[c, y * row_pitch + x] = source[n, first_channel + c, y, x]
+
+
+_copy_padded_jit = njit(cache=True)(_copy_padded)
+_copy_to_row_pitch_jit = njit(cache=True)(_copy_to_row_pitch)
+
+
+def _direct_forward_loops(
+    x, weight, out, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g*Og + o, c, i, j] * padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw]"""
+    batch, _, in_h, in_w = x.shape
+    out_channels, in_channels_per_group, kernel_h, kernel_w = weight.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    out_channels_per_group = out_channels // groups
+    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
+    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
+    row_pitch = padded_w if rows == 1 else out_w
+    # With wrapping rows the last position reads (kw - 1)*dw past the final padded row.
+    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
+    for task in prange(batch * groups):
+        n, g = task // groups, task % groups
+        padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+        _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
+        out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=x.dtype)
+        for c in range(in_channels_per_group):
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    shift = i * dilation_h * padded_w + j * dilation_w
+                    for o in range(out_channels_per_group):
+                        tap_weight = weight[g * out_channels_per_group + o, c, i, j]
+                        for row in range(rows):
+                            out_start = row * row_length
+                            padded_start = row * padded_row_step + shift
+                            for column in range(row_length):
+                                out_flat[o, out_start + column] += (
+                                    tap_weight * padded[c, padded_start + column * stride_w]
+                                )
+        for o in range(out_channels_per_group):
+            for y in range(out_h):
+                for x_out in range(out_w):
+                    out[n, g * out_channels_per_group + o, y, x_out] = out_flat[o, y * row_pitch + x_out]
+
+
+def _direct_grad_input_loops(
+    grad_out, weight, grad_x, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    """grad_padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] += w[g*Og + o, c, i, j] * gy[n, g*Og + o, y, x],
+    the forward loops with source and destination swapped; then the padding is cut away."""
+    batch, _, in_h, in_w = grad_x.shape
+    out_channels, in_channels_per_group, kernel_h, kernel_w = weight.shape
+    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    out_channels_per_group = out_channels // groups
+    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
+    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
+    row_pitch = padded_w if rows == 1 else out_w
+    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
+    for task in prange(batch * groups):
+        n, g = task // groups, task % groups
+        # The wrapped columns (x >= ow) of grad_out_flat stay zero, so they add nothing.
+        grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
+        _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
+        grad_padded = np.zeros((in_channels_per_group, padded_size), dtype=grad_out.dtype)
+        for c in range(in_channels_per_group):
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    shift = i * dilation_h * padded_w + j * dilation_w
+                    for o in range(out_channels_per_group):
+                        tap_weight = weight[g * out_channels_per_group + o, c, i, j]
+                        for row in range(rows):
+                            out_start = row * row_length
+                            padded_start = row * padded_row_step + shift
+                            for column in range(row_length):
+                                grad_padded[c, padded_start + column * stride_w] += (
+                                    tap_weight * grad_out_flat[o, out_start + column]
+                                )
+        for c in range(in_channels_per_group):
+            for p in range(in_h):
+                start = (p + pad_h) * padded_w + pad_w
+                for q in range(in_w):
+                    grad_x[n, g * in_channels_per_group + c, p, q] = grad_padded[c, start + q]
+
+
+def _direct_grad_weight_loops(
+    x, grad_out, grad_weight_per_image, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    """grad_weight_per_image[n, g*Og + o, c, i, j]
+         = sum_{y,x} padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] * gy[n, g*Og + o, y, x];
+    the caller sums over n (each task writes only its own image's slice: no races)."""
+    batch, _, in_h, in_w = x.shape
+    _, out_channels, in_channels_per_group, kernel_h, kernel_w = grad_weight_per_image.shape
+    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    out_channels_per_group = out_channels // groups
+    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
+    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
+    row_pitch = padded_w if rows == 1 else out_w
+    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
+    for task in prange(batch * groups):
+        n, g = task // groups, task % groups
+        padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+        _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
+        # Zero in the wrapped columns, so garbage positions add nothing to the sums.
+        grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
+        _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
+        for o in range(out_channels_per_group):
+            for c in range(in_channels_per_group):
+                for i in range(kernel_h):
+                    for j in range(kernel_w):
+                        shift = i * dilation_h * padded_w + j * dilation_w
+                        total = grad_out_flat.dtype.type(0)
+                        for row in range(rows):
+                            out_start = row * row_length
+                            padded_start = row * padded_row_step + shift
+                            for column in range(row_length):
+                                total += (
+                                    padded[c, padded_start + column * stride_w]
+                                    * grad_out_flat[o, out_start + column]
+                                )
+                        grad_weight_per_image[n, g * out_channels_per_group + o, c, i, j] = total
+
+
+_flat_loop_sizes_jit = njit(cache=True)(_flat_loop_sizes)
+_direct_forward_jit = njit(cache=True, parallel=True)(_direct_forward_loops)
+_direct_grad_input_jit = njit(cache=True, parallel=True)(_direct_grad_input_loops)
+_direct_grad_weight_jit = njit(cache=True, parallel=True)(_direct_grad_weight_loops)
+
+
+def _strides_padding_dilation(geom):
+    return (
+        geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w,
+    )  # fmt: skip
+
+
+def _conv2d_forward_direct(x, weight, geom):
+    # C-contiguous inputs keep Numba at one compiled version per dtype.
+    x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+    out = np.empty(geom.output_shape, dtype=x.dtype)
+    _direct_forward_jit(x, weight, out, geom.groups, *_strides_padding_dilation(geom))
+    return out
+
+
+def _conv2d_grad_input_direct(grad_out, weight, geom):
+    grad_out, weight = np.ascontiguousarray(grad_out), np.ascontiguousarray(weight)
+    grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
+    _direct_grad_input_jit(grad_out, weight, grad_x, geom.groups, *_strides_padding_dilation(geom))
+    return grad_x
+
+
+def _conv2d_grad_weight_direct(x, grad_out, geom):
+    x, grad_out = np.ascontiguousarray(x), np.ascontiguousarray(grad_out)
+    grad_weight_per_image = np.empty((geom.batch,) + geom.weight_shape, dtype=x.dtype)
+    _direct_grad_weight_jit(x, grad_out, grad_weight_per_image, geom.groups, *_strides_padding_dilation(geom))
+    return grad_weight_per_image.sum(axis=0)
