@@ -16,9 +16,10 @@ def normalize_axes(axis, ndim):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        # (the builtin ``max`` is shadowed by this module's ``max`` op, so none is used here)
+        if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        normalized.append(int(a) % max(ndim, 1))
+        normalized.append(int(a) % ndim)
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"axis {axis} repeats an axis")
     return tuple(sorted(normalized))
