@@ -26,7 +26,7 @@ has shape ``(O, Cg, kh, kw)``: each filter spans only its own group's channels.
 from dataclasses import dataclass
 
 
-def _pair(value, name):
+def as_pair(value, name):
     """Return ``(value, value)`` for an int, or the pair itself; reject anything else."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
@@ -126,9 +126,9 @@ class ConvGeometry:
             raise ValueError(
                 f"conv2d expects a 4-D weight (C_out, C_in/groups, kH, kW), got shape {weight_shape}"
             )
-        stride_h, stride_w = _pair(stride, "stride")
-        pad_h, pad_w = _pair(padding, "padding")
-        dilation_h, dilation_w = _pair(dilation, "dilation")
+        stride_h, stride_w = as_pair(stride, "stride")
+        pad_h, pad_w = as_pair(padding, "padding")
+        dilation_h, dilation_w = as_pair(dilation, "dilation")
         if isinstance(groups, bool) or not isinstance(groups, int):
             raise TypeError(f"groups must be an int, got {groups!r}")
         if stride_h < 1 or stride_w < 1:
