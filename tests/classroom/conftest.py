@@ -1,0 +1,141 @@
+"""A tiny instructor's tree for the classroom tests: one package, two tasks, tests per task.
+
+`toypkg/ops.py` holds two regions of t01 (a whole function body and part of a method),
+`toypkg/shapes.py` one region of t02. Every test module is marked with the task it grades.
+"""
+
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+T01, T02, T09 = "t01_elementwise_backward", "t02_unbroadcast", "t09_cuda_kernel"
+
+TOY_FILES = {
+    "setup.cfg": """\
+        [tool:pytest]
+        testpaths = tests
+        addopts = --strict-markers
+        """,
+    "toypkg/__init__.py": """\
+        from toypkg.ops import Scale, relu_backward
+        from toypkg.shapes import unbroadcast
+        """,
+    "toypkg/ops.py": f'''\
+        """Two ops whose backward is task t01."""
+
+
+        def relu_backward(grad_out, x):
+            """dx = dy * (x > 0)"""
+            # BEGIN SOLUTION {T01}
+            return [g if v > 0 else 0.0 for g, v in zip(grad_out, x)]
+            # END SOLUTION
+
+
+        class Scale:
+            def __init__(self, factor):
+                self.factor = factor
+
+            def backward(self, grad_out):
+                """dx = dy * factor"""
+                factor = self.factor
+                # BEGIN SOLUTION {T01}
+                grad = [g * factor for g in grad_out]
+                # END SOLUTION
+                return grad
+        ''',
+    "toypkg/shapes.py": f'''\
+        def unbroadcast(grad, length):
+            """Sum a list of rows back to one row of `length` numbers."""
+            # BEGIN SOLUTION {T02}
+            total = [0.0] * length
+            for row in grad:
+                total = [t + g for t, g in zip(total, row)]
+            return total
+            # END SOLUTION
+        ''',
+    "tests/conftest.py": """\
+        from minigrad.classroom import register_markers
+
+
+        def pytest_configure(config):
+            register_markers(config)
+        """,
+    "tests/test_ops.py": f"""\
+        import pytest
+
+        from toypkg import Scale, relu_backward
+
+        pytestmark = pytest.mark.{T01}
+
+
+        def test_relu_backward_masks_negative_inputs():
+            assert relu_backward([1.0, 2.0], [-1.0, 3.0]) == [0.0, 2.0]
+
+
+        def test_relu_backward_of_empty_input():
+            assert relu_backward([], []) == []
+
+
+        def test_scale_backward_multiplies_by_factor():
+            assert Scale(3.0).backward([1.0, 2.0]) == [3.0, 6.0]
+        """,
+    "tests/test_shapes.py": f"""\
+        import pytest
+
+        from toypkg import unbroadcast
+
+        pytestmark = pytest.mark.{T02}
+
+
+        def test_unbroadcast_sums_rows():
+            assert unbroadcast([[1.0, 2.0], [3.0, 4.0]], 2) == [4.0, 6.0]
+
+
+        def test_unbroadcast_of_no_rows_is_zero():
+            assert unbroadcast([], 3) == [0.0, 0.0, 0.0]
+
+
+        @pytest.mark.skip(reason="skipped tests count neither way")
+        def test_skipped():
+            raise AssertionError
+        """,
+    "tests/test_cuda_env.py": f"""\
+        import os
+
+        import pytest
+
+
+        @pytest.mark.{T09}
+        def test_graded_under_the_cuda_simulator():
+            assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+        """,
+    "tests/test_unmarked.py": """\
+        def test_not_graded():
+            raise AssertionError("a test without a task marker is never graded")
+        """,
+    "data/table.csv": "a,b\n1,2\n",
+    "run.sh": "#!/bin/sh\necho run\n",
+    # Things a student copy must not carry.
+    "toypkg/__pycache__/ops.cpython-311.pyc": "junk",
+    "toypkg.egg-info/PKG-INFO": "junk",
+    "build/lib/toypkg/ops.py": "junk = 1\n",
+    ".venv/lib/site.py": "junk = 1\n",
+}
+
+
+def make_toy_project(root: Path) -> Path:
+    for rel_path, text in TOY_FILES.items():
+        path = root / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    script = root / "run.sh"
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return root
+
+
+@pytest.fixture
+def toy_project(tmp_path):
+    """A fresh instructor's tree in tmp_path/instructor."""
+    return make_toy_project(tmp_path / "instructor")
