@@ -20,13 +20,13 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 
 def _as_array(data, dtype):
-    """Turn ``data`` into an ndarray: NumPy arrays keep their dtype, Python floats become float32."""
+    """Turn ``data`` into an ndarray: NumPy arrays and scalars keep their dtype, Python floats become float32."""
     if isinstance(data, Tensor):
         data = data.data
     array = np.asarray(data)
     if dtype is not None:
         return array.astype(dtype, copy=False)
-    if not isinstance(data, np.ndarray) and array.dtype.kind == "f":
+    if not isinstance(data, (np.ndarray, np.generic)) and array.dtype.kind == "f":
         return array.astype(DEFAULT_DTYPE)
     return array
 
