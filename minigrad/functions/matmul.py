@@ -46,6 +46,10 @@ def matmul(a, b):
     b = lift(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
+    # Checked here, not only in MatMul.forward, so the message quotes the shapes the caller passed.
+    inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape} (inner sizes {inner_a} and {inner_b} differ)")
     a_vector, b_vector = a.ndim == 1, b.ndim == 1
     if a_vector:
         a = reshape(a, (1,) + a.shape)
