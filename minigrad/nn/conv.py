@@ -8,6 +8,7 @@ from minigrad.functions.conv import conv2d
 from minigrad.kernels.conv_geometry import as_pair
 from minigrad.nn import init
 from minigrad.nn.module import Module, Parameter
+from minigrad.random import as_generator
 from minigrad.tensor import DEFAULT_DTYPE
 
 
@@ -61,6 +62,9 @@ class Conv2d(Module):
         self.padding = as_pair(padding, "padding")
         self.dilation = as_pair(dilation, "dilation")
         weight_shape = (out_channels, in_channels // groups) + self.kernel_size
+        # One Generator for both draws: an int seed passed on twice would restart the same stream
+        # and make the bias a copy of the first weights.
+        generator = as_generator(generator)
         self.weight = Parameter(np.empty(weight_shape, dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         if bias:
