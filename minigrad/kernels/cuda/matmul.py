@@ -28,6 +28,10 @@ from minigrad.kernels.cuda.device import simulator_enabled
 # 16 x 16 = 256 threads per block on a GPU. The simulator runs each thread as a Python thread,
 # so there a 4 x 4 tile keeps the tests quick (and still crosses many tile edges).
 TILE = 4 if simulator_enabled() else 16
+# Shared-memory tiles get one spare column: a transposed load writes a tile column, and with rows
+# of TILE + 1 elements those TILE addresses fall in different memory banks instead of queueing on
+# one. (A separate constant because a shared array's shape must be a compile-time literal.)
+TILE_ROW_LENGTH = TILE + 1
 
 
 @cuda.jit
@@ -43,10 +47,8 @@ def grouped_matmul_kernel(left, right, product, left_transposed, right_transpose
     inner = left.shape[1] if left_transposed else left.shape[2]
 
     # left_tile[r, k] = op(left)[g, tile_row + r, k0 + k];  right_tile[k, c] = op(right)[g, k0 + k, tile_col + c]
-    # One spare column: a transposed load writes a tile column, and with a row length of TILE + 1
-    # those TILE addresses fall in different shared-memory banks instead of queueing on one.
-    left_tile = cuda.shared.array((TILE, TILE + 1), dtype=product.dtype)
-    right_tile = cuda.shared.array((TILE, TILE + 1), dtype=product.dtype)
+    left_tile = cuda.shared.array((TILE, TILE_ROW_LENGTH), dtype=product.dtype)
+    right_tile = cuda.shared.array((TILE, TILE_ROW_LENGTH), dtype=product.dtype)
     total = cuda.local.array(1, dtype=product.dtype)  # a running sum in the product's dtype
     total[0] = 0
 
