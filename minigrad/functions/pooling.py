@@ -55,7 +55,9 @@ class MaxPool2d(Function):
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 tap = _tap_view(padded, i, j, stride, out_size)
-                better = tap > best  # strict: the first maximum in row-major order wins, as PyTorch
+                # strict: the first maximum in row-major order wins; a NaN always wins, so that it
+                # reaches the output instead of being hidden by its window (both as PyTorch)
+                better = (tap > best) | np.isnan(tap)
                 best = np.where(better, tap, best)
                 best_tap[better] = i * kernel[1] + j
         ctx.save_for_backward(best_tap)
