@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from minigrad.classroom.build import STUDENT_STAMP
 from minigrad.classroom.tasks import TASKS, ClassroomError, get_task
 
 RECORDER = Path(__file__).with_name("pytest_recorder.py")
@@ -26,11 +27,17 @@ PASSED, SKIPPED = {"passed", "xpassed"}, {"skipped", "xfailed"}
 
 
 def grade(directory=".", task_ids=None, timeout=None, show_output=False) -> dict:
-    """Run the tests of `task_ids` (default: every task) in `directory`; return the report dict."""
+    """Run the tests of `task_ids` in `directory`; return the report dict.
+
+    By default a student copy is graded on the tasks it was built with (its stamp lists them;
+    tasks whose solutions it ships would score for free) and any other tree on every task.
+    """
     directory = Path(directory).resolve()
     if not directory.is_dir():
         raise ClassroomError(f"{directory} is not a folder")
-    tasks = [get_task(task_id) for task_id in task_ids] if task_ids else list(TASKS)
+    if task_ids is None and (directory / STUDENT_STAMP).is_file():
+        task_ids = json.loads((directory / STUDENT_STAMP).read_text(encoding="utf-8"))["stubbed_tasks"]
+    tasks = [get_task(task_id) for task_id in task_ids] if task_ids is not None else list(TASKS)
 
     by_environment = {}
     for task in tasks:

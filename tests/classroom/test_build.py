@@ -11,7 +11,8 @@ import pytest
 
 from minigrad.classroom import build as build_module
 from minigrad.classroom.build import STUDENT_STAMP, build_student_copy, default_source_root
-from minigrad.classroom.tasks import TASKS, ClassroomError
+from minigrad.classroom.grade import grade
+from minigrad.classroom.tasks import TASKS, ClassroomError, dependency_closure
 
 T01, T02, T09 = "t01_elementwise_backward", "t02_unbroadcast", "t09_cuda_kernel"
 INSTRUCTION_T01 = next(task.instruction for task in TASKS if task.id == T01)
@@ -234,3 +235,45 @@ def test_assignments_md_has_a_page_per_task_with_its_points_and_files():
             assert heading in page, (task.id, heading)
         for path in task.files:
             assert f"`{path}`" in page, (task.id, path)
+
+
+# --- the real tree --------------------------------------------------------------------------
+
+def test_every_marked_region_of_the_real_tree_lies_in_a_file_its_task_lists(tmp_path):
+    summary = build_student_copy(tmp_path / "student", source=default_source_root())
+    for task in TASKS:
+        for location in summary["regions"].get(task.id, []):
+            assert location.rsplit(":", 1)[0] in task.files, (task.id, location, "add the file to tasks.py and ASSIGNMENTS.md")
+
+
+@pytest.mark.slow
+def test_the_real_student_copy_fails_per_task_and_each_restored_task_passes(tmp_path):
+    """The issue's acceptance check: in a student copy every task's tests fail with the task's
+    NotImplementedError (or one of its dependencies'); putting back one task's solution, with
+    its dependencies', makes exactly those tasks pass."""
+    source = default_source_root()
+    everything = build_student_copy(tmp_path / "all", source=source)
+    marked = everything["stubbed_tasks"]
+    if not marked:
+        pytest.skip("no task is marked in the source yet")
+    imports = subprocess.run([sys.executable, "-c", "import minigrad, resnext_np"], cwd=tmp_path / "all",
+                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path / "all")))
+    assert imports.returncode == 0, imports.stderr
+
+    report = grade(tmp_path / "all", task_ids=marked)
+    assert report["collection_errors"] == []
+    for row in report["tasks"]:
+        allowed = sorted(dependency_closure(row["id"]))
+        assert row["total"] > 0, f"{row['id']} has marked regions but no test carries @pytest.mark.{row['id']}"
+        assert row["passed"] == 0, f"{row['id']}: {row['passed']} test(s) pass without the task's solution"
+        for test in row["tests"]:
+            if test["outcome"] in ("failed", "error"):
+                assert re.match(rf"NotImplementedError: ({'|'.join(allowed)}): ", test["message"]), (row["id"], test)
+
+    for task_id in marked:
+        restored = dependency_closure(task_id) & set(marked)
+        copy = tmp_path / task_id
+        build_student_copy(copy, source=source, task_ids=[t for t in marked if t not in restored])
+        rows = grade(copy, task_ids=marked)["tasks"]
+        passing = {row["id"] for row in rows if row["failed"] == 0}
+        assert passing == restored, (task_id, {row["id"]: (row["passed"], row["failed"]) for row in rows})

@@ -41,6 +41,13 @@ def test_restoring_one_tasks_solution_makes_exactly_its_tests_pass(toy_project, 
     assert counts(report) == {T01: (0, 3, 0, 0.0), T02: (2, 0, 1, 10.0)}
 
 
+def test_a_student_copy_is_graded_on_the_tasks_it_was_built_with(toy_project, tmp_path):
+    build_student_copy(tmp_path / "student", source=toy_project, task_ids=[T02])
+    report = grade(tmp_path / "student")
+    assert counts(report) == {T02: (0, 2, 1, 0.0)}
+    assert report["points_possible"] == 10
+
+
 def test_partial_credit_is_proportional_to_the_tests_passed(toy_project):
     ops = toy_project / "toypkg/ops.py"
     ops.write_text(ops.read_text().replace("g * factor", "g + factor"))  # breaks 1 of the 3 t01 tests
