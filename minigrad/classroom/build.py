@@ -19,7 +19,8 @@ from minigrad.classroom.markers import MarkerError, Region, check_stubs, find_re
 from minigrad.classroom.tasks import TASKS, ClassroomError, get_task
 
 STUDENT_STAMP = ".classroom-student"
-SKIPPED_ANYWHERE = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints", ".venv", "venv", ".tox", ".eggs"}
+SKIPPED_ANYWHERE = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints",
+                    ".venv", "venv", ".tox", ".eggs"}
 SKIPPED_AT_ROOT = {"build", "dist", "runs"}  # packaging output and training runs
 STAGING_INFIX = ".classroom-build-"
 

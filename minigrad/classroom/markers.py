@@ -71,18 +71,22 @@ def find_regions(path: str, text: str) -> list[Region]:
             if not task_id or " " in task_id:
                 raise MarkerError(path, line_number, f"expected '# BEGIN SOLUTION <task-id>', got {line.strip()!r}")
             if task_id not in TASKS_BY_ID:
-                raise MarkerError(path, line_number, f"unknown task id {task_id!r}; known tasks: {', '.join(TASKS_BY_ID)}")
+                known = ", ".join(TASKS_BY_ID)
+                raise MarkerError(path, line_number, f"unknown task id {task_id!r}; known tasks: {known}")
             if open_begin:
-                raise MarkerError(path, line_number, f"nested BEGIN SOLUTION: the region begun at line {open_begin[0]} is still open")
+                raise MarkerError(path, line_number,
+                                  f"nested BEGIN SOLUTION: the region begun at line {open_begin[0]} is still open")
             open_begin = (line_number, begin["indent"], task_id)
         elif end:
             if not open_begin:
                 raise MarkerError(path, line_number, "END SOLUTION without a BEGIN SOLUTION before it")
             begin_line, indent, task_id = open_begin
             if end["rest"] and end["rest"].strip() != task_id:
-                raise MarkerError(path, line_number, f"END SOLUTION names {end['rest'].strip()!r} but the region begun at line {begin_line} is {task_id!r}")
+                raise MarkerError(path, line_number, f"END SOLUTION names {end['rest'].strip()!r} "
+                                                     f"but the region begun at line {begin_line} is {task_id!r}")
             if end["indent"] != indent:
-                raise MarkerError(path, line_number, f"END SOLUTION is indented {len(end['indent'])} columns, its BEGIN at line {begin_line} {len(indent)}")
+                raise MarkerError(path, line_number, f"END SOLUTION is indented {len(end['indent'])} columns, "
+                                                     f"its BEGIN at line {begin_line} {len(indent)}")
             if line_number == begin_line + 1:
                 raise MarkerError(path, begin_line, "empty solution region")
             regions.append(Region(task_id, begin_line, line_number, indent))
@@ -125,7 +129,8 @@ def check_stubs(path: str, text: str, regions: list[Region], instructions: dict[
     for raise_line in _raise_lines_outside_functions(tree):
         if raise_line in stub_lines:
             begin_line = source_line_of[raise_line - 1]
-            raise MarkerError(path, begin_line, "solution region is not inside a function body; its stub would raise on import")
+            raise MarkerError(path, begin_line,
+                              "solution region is not inside a function body; its stub would raise on import")
 
 
 def _rewrite(text, regions, stub_tasks, instructions):
