@@ -173,10 +173,16 @@ def _copy_to_row_pitch(source, n, first_channel, flat, row_pitch):
 
 _copy_padded_jit = njit(cache=True)(_copy_padded)
 _copy_to_row_pitch_jit = njit(cache=True)(_copy_to_row_pitch)
+_flat_loop_sizes_jit = njit(cache=True)(_flat_loop_sizes)
+
+# In the loops below, the innermost loop over ``k`` runs over 1-D contiguous slices whenever
+# stride_w == 1: that is the form LLVM turns into SIMD code (indexing the 2-D scratch arrays
+# directly, or with a run-time step, stays scalar and is ~5x slower). Other strides get a plain
+# strided loop.
 
 
-def _direct_forward_loops(
-    x, weight, out, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+def _direct_forward_one_task(
+    x, weight, out, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
 ):  # fmt: skip
     """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g*Og + o, c, i, j] * padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw]"""
     batch, _, in_h, in_w = x.shape
@@ -188,32 +194,34 @@ def _direct_forward_loops(
     row_pitch = padded_w if rows == 1 else out_w
     # With wrapping rows the last position reads (kw - 1)*dw past the final padded row.
     padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
-    for task in prange(batch * groups):
-        n, g = task // groups, task % groups
-        padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
-        _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
-        out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=x.dtype)
+    padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+    _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
+    out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=x.dtype)
+    # o outermost: one output plane stays in L1 cache while every tap is added onto it.
+    for o in range(out_channels_per_group):
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
                 for j in range(kernel_w):
+                    tap_weight = weight[g * out_channels_per_group + o, c, i, j]
                     shift = i * dilation_h * padded_w + j * dilation_w
-                    for o in range(out_channels_per_group):
-                        tap_weight = weight[g * out_channels_per_group + o, c, i, j]
-                        for row in range(rows):
-                            out_start = row * row_length
-                            padded_start = row * padded_row_step + shift
-                            for column in range(row_length):
-                                out_flat[o, out_start + column] += (
-                                    tap_weight * padded[c, padded_start + column * stride_w]
-                                )
-        for o in range(out_channels_per_group):
-            for y in range(out_h):
-                for x_out in range(out_w):
-                    out[n, g * out_channels_per_group + o, y, x_out] = out_flat[o, y * row_pitch + x_out]
+                    for row in range(rows):
+                        out_row = out_flat[o, row * row_length : (row + 1) * row_length]
+                        start = row * padded_row_step + shift
+                        if stride_w == 1:
+                            source = padded[c, start : start + row_length]
+                            for k in range(row_length):
+                                out_row[k] += tap_weight * source[k]
+                        else:
+                            for k in range(row_length):
+                                out_row[k] += tap_weight * padded[c, start + k * stride_w]
+    for o in range(out_channels_per_group):
+        for y in range(out_h):
+            for x_out in range(out_w):
+                out[n, g * out_channels_per_group + o, y, x_out] = out_flat[o, y * row_pitch + x_out]
 
 
-def _direct_grad_input_loops(
-    grad_out, weight, grad_x, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+def _direct_grad_input_one_task(
+    grad_out, weight, grad_x, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
 ):  # fmt: skip
     """grad_padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] += w[g*Og + o, c, i, j] * gy[n, g*Og + o, y, x],
     the forward loops with source and destination swapped; then the padding is cut away."""
@@ -225,34 +233,36 @@ def _direct_grad_input_loops(
     rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
     row_pitch = padded_w if rows == 1 else out_w
     padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
-    for task in prange(batch * groups):
-        n, g = task // groups, task % groups
-        # The wrapped columns (x >= ow) of grad_out_flat stay zero, so they add nothing.
-        grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
-        _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
-        grad_padded = np.zeros((in_channels_per_group, padded_size), dtype=grad_out.dtype)
-        for c in range(in_channels_per_group):
-            for i in range(kernel_h):
-                for j in range(kernel_w):
-                    shift = i * dilation_h * padded_w + j * dilation_w
-                    for o in range(out_channels_per_group):
-                        tap_weight = weight[g * out_channels_per_group + o, c, i, j]
-                        for row in range(rows):
-                            out_start = row * row_length
-                            padded_start = row * padded_row_step + shift
-                            for column in range(row_length):
-                                grad_padded[c, padded_start + column * stride_w] += (
-                                    tap_weight * grad_out_flat[o, out_start + column]
-                                )
-        for c in range(in_channels_per_group):
-            for p in range(in_h):
-                start = (p + pad_h) * padded_w + pad_w
-                for q in range(in_w):
-                    grad_x[n, g * in_channels_per_group + c, p, q] = grad_padded[c, start + q]
+    # The wrapped columns (x >= ow) of grad_out_flat stay zero, so they add nothing.
+    grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
+    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
+    grad_padded = np.zeros((in_channels_per_group, padded_size), dtype=grad_out.dtype)
+    # c outermost: one input-gradient plane stays in L1 cache while it collects every tap.
+    for c in range(in_channels_per_group):
+        for i in range(kernel_h):
+            for j in range(kernel_w):
+                shift = i * dilation_h * padded_w + j * dilation_w
+                for o in range(out_channels_per_group):
+                    tap_weight = weight[g * out_channels_per_group + o, c, i, j]
+                    for row in range(rows):
+                        grad_out_row = grad_out_flat[o, row * row_length : (row + 1) * row_length]
+                        start = row * padded_row_step + shift
+                        if stride_w == 1:
+                            dest = grad_padded[c, start : start + row_length]
+                            for k in range(row_length):
+                                dest[k] += tap_weight * grad_out_row[k]
+                        else:
+                            for k in range(row_length):
+                                grad_padded[c, start + k * stride_w] += tap_weight * grad_out_row[k]
+    for c in range(in_channels_per_group):
+        for p in range(in_h):
+            start = (p + pad_h) * padded_w + pad_w
+            for q in range(in_w):
+                grad_x[n, g * in_channels_per_group + c, p, q] = grad_padded[c, start + q]
 
 
-def _direct_grad_weight_loops(
-    x, grad_out, grad_weight_per_image, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+def _direct_grad_weight_one_task(
+    x, grad_out, grad_weight_per_image, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
 ):  # fmt: skip
     """grad_weight_per_image[n, g*Og + o, c, i, j]
          = sum_{y,x} padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] * gy[n, g*Og + o, y, x];
@@ -265,31 +275,69 @@ def _direct_grad_weight_loops(
     rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
     row_pitch = padded_w if rows == 1 else out_w
     padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
-    for task in prange(batch * groups):
-        n, g = task // groups, task % groups
-        padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
-        _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
-        # Zero in the wrapped columns, so garbage positions add nothing to the sums.
-        grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
-        _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
-        for o in range(out_channels_per_group):
-            for c in range(in_channels_per_group):
-                for i in range(kernel_h):
-                    for j in range(kernel_w):
-                        shift = i * dilation_h * padded_w + j * dilation_w
-                        total = grad_out_flat.dtype.type(0)
-                        for row in range(rows):
-                            out_start = row * row_length
-                            padded_start = row * padded_row_step + shift
-                            for column in range(row_length):
-                                total += (
-                                    padded[c, padded_start + column * stride_w]
-                                    * grad_out_flat[o, out_start + column]
-                                )
-                        grad_weight_per_image[n, g * out_channels_per_group + o, c, i, j] = total
+    padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+    _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
+    # Zero in the wrapped columns, so garbage positions add nothing to the sums.
+    grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
+    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
+    for o in range(out_channels_per_group):
+        for c in range(in_channels_per_group):
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    shift = i * dilation_h * padded_w + j * dilation_w
+                    total = grad_out_flat.dtype.type(0)
+                    for row in range(rows):
+                        grad_out_row = grad_out_flat[o, row * row_length : (row + 1) * row_length]
+                        start = row * padded_row_step + shift
+                        if stride_w == 1:
+                            source = padded[c, start : start + row_length]
+                            for k in range(row_length):
+                                total += source[k] * grad_out_row[k]
+                        else:
+                            for k in range(row_length):
+                                total += padded[c, start + k * stride_w] * grad_out_row[k]
+                    grad_weight_per_image[n, g * out_channels_per_group + o, c, i, j] = total
 
 
-_flat_loop_sizes_jit = njit(cache=True)(_flat_loop_sizes)
+def _direct_forward_loops(x, weight, out, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w):
+    for task in prange(x.shape[0] * groups):
+        _direct_forward_one_task_jit(
+            x, weight, out, task // groups, task % groups, groups,
+            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+        )  # fmt: skip
+
+
+def _direct_grad_input_loops(
+    grad_out, weight, grad_x, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    for task in prange(grad_out.shape[0] * groups):
+        _direct_grad_input_one_task_jit(
+            grad_out, weight, grad_x, task // groups, task % groups, groups,
+            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+        )  # fmt: skip
+
+
+def _direct_grad_weight_loops(
+    x, grad_out, grad_weight_per_image, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+):  # fmt: skip
+    for task in prange(x.shape[0] * groups):
+        _direct_grad_weight_one_task_jit(
+            x, grad_out, grad_weight_per_image, task // groups, task % groups, groups,
+            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+        )  # fmt: skip
+
+
+# One parallel task per (image n, group g): each writes only its own slice of the output, so
+# no two threads touch the same element. The per-task work lives in its own (serial) function:
+# inside a prange body Numba's parallel lowering stops LLVM from vectorising the inner loops
+# (measured 4x slower).
+_direct_forward_one_task_jit = njit(cache=True)(_direct_forward_one_task)
+_direct_grad_input_one_task_jit = njit(cache=True)(_direct_grad_input_one_task)
+# A sum is a chain of dependent additions; only if it may reorder them ("reassoc") does LLVM
+# split the dot products above over SIMD lanes, which makes them ~10x faster (1.1 -> 0.1 ns per
+# float32 element, measured). Results change only by rounding (float64 tests still agree with
+# the reference to 1e-12). No other fastmath flag is on: NaN and inf behave as IEEE says.
+_direct_grad_weight_one_task_jit = njit(cache=True, fastmath={"reassoc"})(_direct_grad_weight_one_task)
 _direct_forward_jit = njit(cache=True, parallel=True)(_direct_forward_loops)
 _direct_grad_input_jit = njit(cache=True, parallel=True)(_direct_grad_input_loops)
 _direct_grad_weight_jit = njit(cache=True, parallel=True)(_direct_grad_weight_loops)
