@@ -44,6 +44,9 @@ class Tensor:
 
     # Elementwise ``==`` returns a boolean array, so Tensors hash by identity.
     __hash__ = object.__hash__
+    # ``ndarray * tensor`` must call ``Tensor.__rmul__`` (recorded in the graph); without this NumPy
+    # would treat the tensor as a sequence and return an object array of one-element tensors.
+    __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
