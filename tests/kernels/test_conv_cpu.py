@@ -1,0 +1,123 @@
+"""The CPU convolution kernels, both paths (direct loops and im2col + matmul), against
+hand-worked numbers, the NumPy reference and PyTorch when installed."""
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import conv_cpu, reference
+from minigrad.kernels.conv_geometry import ConvGeometry
+
+pytestmark = pytest.mark.kernels
+
+# (N, C, H, W, O, groups, (kh, kw), stride, padding, dilation)
+CASES = [
+    (2, 4, 5, 6, 6, 1, (3, 3), 1, 1, 1),  # dense
+    (2, 4, 5, 6, 6, 2, (3, 3), 1, 1, 1),  # two groups
+    (2, 4, 6, 5, 4, 4, (3, 3), 1, 1, 1),  # depthwise
+    (1, 4, 7, 6, 8, 4, (3, 3), 2, 1, 1),  # depthwise x2 filters, stride 2, batch 1
+    (2, 6, 7, 8, 4, 2, (2, 3), (2, 1), (0, 2), 1),  # non-square kernel, stride, padding
+    (2, 4, 7, 7, 4, 2, (3, 3), 1, 2, 2),  # dilation 2, padding 2
+    (1, 3, 5, 4, 5, 1, (1, 1), 1, 0, 1),  # 1x1
+    (2, 4, 5, 5, 4, 2, (1, 1), 2, 1, 1),  # 1x1 with stride and padding
+    (2, 2, 6, 9, 4, 2, (3, 2), (1, 2), (2, 0), (2, 1)),  # everything non-square
+    (1, 8, 4, 4, 8, 4, (3, 3), 2, 2, 2),  # stride 2 with dilation 2
+    (3, 2, 3, 3, 2, 1, (3, 3), 1, 0, 1),  # 1x1 output
+]
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@pytest.fixture(params=["direct", "im2col"])
+def path(request, monkeypatch):
+    """Run the test once through each path, by moving the dispatcher's threshold."""
+    threshold = 1 << 30 if request.param == "direct" else 0
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", threshold)
+    return request.param
+
+
+def make_case(case, dtype=np.float64, seed=0):
+    batch, channels, height, width, out_channels, groups, kernel, stride, padding, dilation = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, channels, height, width)).astype(dtype)
+    weight = rng.standard_normal((out_channels, channels // groups) + kernel).astype(dtype)
+    geom = ConvGeometry.from_shapes(x.shape, weight.shape, stride, padding, dilation, groups)
+    grad_out = rng.standard_normal(geom.output_shape).astype(dtype)
+    return x, weight, grad_out, geom
+
+
+def assert_close(actual, expected, dtype):
+    """Agreement relative to the largest entry (sums of products cancel, so per-element
+    relative error is meaningless near zero)."""
+    assert actual.dtype == dtype and actual.shape == expected.shape
+    tolerance = TOLERANCE[dtype] * max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance)
+
+
+def test_by_hand(path):
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
+    weight = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
+    geom = ConvGeometry.from_shapes(x.shape, weight.shape)
+    # top-left output: 1*1 + 2*2 + 3*4 + 4*5 = 37, and so on across the four 2x2 windows.
+    expected_out = np.array([[37.0, 47.0], [67.0, 77.0]]).reshape(1, 1, 2, 2)
+    np.testing.assert_array_equal(conv_cpu.conv2d_forward(x, weight, geom), expected_out)
+    grad_out = np.ones((1, 1, 2, 2))
+    # Input pixel (a, b) collects w[i, j] for every tap that reads it.
+    expected_grad_x = np.array([[1.0, 3.0, 2.0], [4.0, 10.0, 6.0], [3.0, 7.0, 4.0]]).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(conv_cpu.conv2d_grad_input(grad_out, weight, geom), expected_grad_x)
+    # dL/dw[i, j] is the sum of the 2x2 input block that tap (i, j) reads.
+    expected_grad_w = np.array([[12.0, 16.0], [24.0, 28.0]]).reshape(1, 1, 2, 2)
+    np.testing.assert_array_equal(conv_cpu.conv2d_grad_weight(x, grad_out, geom), expected_grad_w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_matches_reference(case, dtype, path):
+    x, weight, grad_out, geom = make_case(case, dtype)
+    assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
+    assert_close(
+        conv_cpu.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_input(grad_out, weight, geom), dtype
+    )
+    assert_close(
+        conv_cpu.conv2d_grad_weight(x, grad_out, geom), reference.conv2d_grad_weight(x, grad_out, geom), dtype
+    )
+
+
+def test_accepts_non_contiguous_arrays(path):
+    x, weight, grad_out, geom = make_case(CASES[1])
+    x_f, weight_f, grad_out_f = (np.asfortranarray(a) for a in (x, weight, grad_out))
+    assert_close(conv_cpu.conv2d_forward(x_f, weight_f, geom), reference.conv2d_forward(x, weight, geom), np.float64)
+    assert_close(conv_cpu.conv2d_grad_input(grad_out_f, weight_f, geom), reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
+    assert_close(conv_cpu.conv2d_grad_weight(x_f, grad_out_f, geom), reference.conv2d_grad_weight(x, grad_out, geom), np.float64)
+
+
+def test_dispatcher_picks_direct_loops_for_narrow_groups():
+    resnext_grouped = ConvGeometry.from_shapes((8, 128, 32, 32), (128, 4, 3, 3), padding=1, groups=32)
+    depthwise = ConvGeometry.from_shapes((8, 64, 16, 16), (64, 1, 3, 3), padding=1, groups=64)
+    dense = ConvGeometry.from_shapes((8, 64, 32, 32), (64, 64, 3, 3), padding=1)
+    pointwise = ConvGeometry.from_shapes((8, 256, 32, 32), (256, 256, 1, 1))
+    assert conv_cpu.uses_direct_path(resnext_grouped) and conv_cpu.uses_direct_path(depthwise)
+    assert not conv_cpu.uses_direct_path(dense) and not conv_cpu.uses_direct_path(pointwise)
+
+
+def test_rejects_wrong_shape():
+    x, weight, grad_out, geom = make_case(CASES[0])
+    with pytest.raises(ValueError, match="shape"):
+        conv_cpu.conv2d_forward(x[:1], weight, geom)
+    with pytest.raises(ValueError, match="shape"):
+        conv_cpu.conv2d_grad_weight(x, grad_out[:, :1], geom)
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[4], CASES[8]])
+def test_matches_torch(case, path):
+    torch = pytest.importorskip("torch")
+    x, weight, grad_out, geom = make_case(case)
+    x_t = torch.tensor(x, requires_grad=True)
+    weight_t = torch.tensor(weight, requires_grad=True)
+    out_t = torch.nn.functional.conv2d(
+        x_t, weight_t, None, (geom.stride_h, geom.stride_w), (geom.pad_h, geom.pad_w),
+        (geom.dilation_h, geom.dilation_w), geom.groups,
+    )  # fmt: skip
+    out_t.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(conv_cpu.conv2d_forward(x, weight, geom), out_t.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv_cpu.conv2d_grad_input(grad_out, weight, geom), x_t.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv_cpu.conv2d_grad_weight(x, grad_out, geom), weight_t.grad.numpy(), rtol=1e-10, atol=1e-10)
