@@ -2,6 +2,10 @@
 # One-shot check of the numba.cuda kernels on a machine with an NVIDIA GPU and numba-cuda
 # installed: versions, the CUDA kernel tests on the real GPU (no simulator), then the timings.
 # Logs go to $OUT (or ./gpu_check_logs).
+#
+# numba-cuda 0.30.4 fails to import with numpy 2.5 (it overloads np.row_stack, gone in 2.5): where
+# the machine has numpy 2.5, put a numpy 2.4 wheel first on PYTHONPATH, e.g.
+#   pip install --no-deps --target /tmp/site numpy==2.4.6 && PYTHONPATH=/tmp/site bash benchmarks/gpu_check.sh
 set -o pipefail
 OUT=${OUT:-gpu_check_logs}
 mkdir -p "$OUT"
