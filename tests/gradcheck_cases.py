@@ -29,7 +29,7 @@ Keep shapes small: every element of every input costs two forward passes.
 import numpy as np
 
 import minigrad as mg
-from minigrad.functions import elementwise, loss, matmul, reduction, shape_ops
+from minigrad.functions import batchnorm, conv, elementwise, loss, matmul, pooling, reduction, shape_ops
 from minigrad.functions.indexing import getitem
 
 
@@ -210,3 +210,39 @@ def iter_cases():
         for case_id, case in cases.items():
             fn, make_inputs, *rest = case
             yield function_name, case_id, fn, make_inputs, (rest[0] if rest else {})
+
+
+# ------------------------------------------------------ convolution, batch norm, pooling
+# (the full grids live in tests/functions/test_conv.py, test_batchnorm.py, test_pooling.py)
+CASES["Conv2d"] = {
+    "groups=2, stride 2, padding 1, bias": (
+        lambda x, w, b: conv.conv2d(x, w, b, stride=2, padding=1, groups=2),
+        lambda rng: (leaf(rng, 2, 4, 5, 4), leaf(rng, 4, 2, 3, 3), leaf(rng, 4))),
+    "depthwise, dilation 2, padding 2, non-square kernel": (
+        lambda x, w: conv.conv2d(x, w, padding=2, dilation=2, groups=3),
+        lambda rng: (leaf(rng, 1, 3, 5, 6), leaf(rng, 3, 1, 3, 2))),
+    "1x1 kernel, stride (1, 2)": (
+        lambda x, w: conv.conv2d(x, w, stride=(1, 2)), lambda rng: (leaf(rng, 2, 3, 4, 5), leaf(rng, 2, 3, 1, 1))),
+}
+CASES["BatchNorm"] = {
+    "training, 4-D, affine": (
+        lambda x, w, b: batchnorm.batch_norm(x, None, None, w, b, training=True),
+        lambda rng: (leaf(rng, 2, 3, 3, 2), positive(rng, 3), leaf(rng, 3))),
+    "training, 2-D, no affine, running stats updated": (
+        lambda x: batchnorm.batch_norm(x, np.zeros(3), np.ones(3), training=True), lambda rng: (leaf(rng, 5, 3),)),
+    "x used twice: bn(x) * x": (
+        lambda x: batchnorm.batch_norm(x, None, None, training=True) * x, lambda rng: (leaf(rng, 4, 2, 2, 1),)),
+}
+CASES["MaxPool2d"] = {
+    "3x3, stride 2, padding 1 (overlapping)": (
+        lambda x: pooling.max_pool2d(x, 3, 2, 1), lambda rng: (distinct(rng, 2, 2, 5, 4),)),
+    "(2, 3) kernel, stride 1": (lambda x: pooling.max_pool2d(x, (2, 3), 1), lambda rng: (distinct(rng, 1, 2, 4, 5),)),
+}
+CASES["AvgPool2d"] = {
+    "3x3, stride 1, padding 1 (overlapping)": (
+        lambda x: pooling.avg_pool2d(x, 3, 1, 1), lambda rng: (leaf(rng, 2, 2, 4, 5),)),
+    "(3, 2) kernel, stride (2, 1), padding (1, 0)": (
+        lambda x: pooling.avg_pool2d(x, (3, 2), (2, 1), (1, 0)), lambda rng: (leaf(rng, 1, 2, 5, 4),)),
+    "adaptive_avg_pool2d to (2, 3)": (
+        lambda x: pooling.adaptive_avg_pool2d(x, (2, 3)), lambda rng: (leaf(rng, 1, 2, 4, 6),)),
+}
