@@ -1,0 +1,175 @@
+"""Time the CPU convolution kernels against the NumPy reference and PyTorch (float32).
+
+    python benchmarks/conv.py                       # all shapes, 5 timed runs each
+    python benchmarks/conv.py --shapes 0,4 --repeat 9 --skip-reference
+    python benchmarks/conv.py --cold-compile        # also time Numba's first compile, cache off
+
+Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
+``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
+``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for Numba
+and PyTorch. "speedup" is PyTorch's time divided by ours (> 1: we are faster).
+
+Peak memory: tracemalloc's peak over one forward+backward, i.e. the NumPy arrays allocated
+by Python-level code (column buffers, outputs, gradients; the inputs are not counted). It does
+not see the small per-task scratch buffers that Numba allocates inside the direct loops, nor
+anything PyTorch allocates, so it is printed for this project's kernels and the reference only.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+import numba
+import numpy as np
+
+from minigrad.kernels import conv_cpu, reference
+from minigrad.kernels.conv_geometry import ConvGeometry
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+# (N, C_in = C_out, H = W, groups, kernel size); padding is k // 2, stride 1.
+SHAPES = [
+    (64, 128, 32, 32, 3),
+    (64, 256, 16, 32, 3),
+    (64, 512, 8, 32, 3),
+    (32, 512, 32, 8, 3),
+    (64, 64, 32, 1, 3),
+    (64, 256, 32, 1, 1),
+]
+
+
+def median_ms(fn, repeat):
+    fn()  # warm-up: compilation, caches, thread pools
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def peak_mib(fn):
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def kernel_functions(module, x, weight, grad_out, geom):
+    def forward():
+        return module.conv2d_forward(x, weight, geom)
+
+    def forward_backward():
+        module.conv2d_forward(x, weight, geom)
+        module.conv2d_grad_input(grad_out, weight, geom)
+        module.conv2d_grad_weight(x, grad_out, geom)
+
+    return forward, forward_backward
+
+
+def torch_functions(x, weight, grad_out, geom):
+    x_t = torch.from_numpy(x).requires_grad_()
+    weight_t = torch.from_numpy(weight).requires_grad_()
+    grad_out_t = torch.from_numpy(grad_out)
+
+    def forward():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(x_t, weight_t, None, 1, geom.pad_h, 1, geom.groups)
+
+    def forward_backward():
+        x_t.grad = weight_t.grad = None
+        out = torch.nn.functional.conv2d(x_t, weight_t, None, 1, geom.pad_h, 1, geom.groups)
+        out.backward(grad_out_t)
+
+    return forward, forward_backward
+
+
+def cold_compile_seconds():
+    """First-call time of every kernel for float32 and float64 in a fresh process with an
+    empty Numba cache: what a fresh CI clone pays once."""
+    code = (
+        "import time, numpy as np\n"
+        "start = time.perf_counter()\n"
+        "from minigrad.kernels import conv_cpu\n"
+        "from minigrad.kernels.conv_geometry import ConvGeometry\n"
+        "for dtype in (np.float32, np.float64):\n"
+        "    for groups, out_channels in ((1, 32), (4, 4)):  # im2col path, direct path\n"
+        "        x = np.ones((1, 4, 5, 5), dtype); w = np.ones((out_channels, 4 // groups, 3, 3), dtype)\n"
+        "        geom = ConvGeometry.from_shapes(x.shape, w.shape, padding=1, groups=groups)\n"
+        "        y = conv_cpu.conv2d_forward(x, w, geom)\n"
+        "        conv_cpu.conv2d_grad_input(y, w, geom); conv_cpu.conv2d_grad_weight(x, y, geom)\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", default="all", help="comma-separated indices into SHAPES, or 'all'")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (median)")
+    parser.add_argument("--reference-repeat", type=int, default=1, help="timed runs for the slow NumPy reference")
+    parser.add_argument("--skip-reference", action="store_true", help="do not time the NumPy reference")
+    parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS, help="Numba and PyTorch threads")
+    parser.add_argument("--cold-compile", action="store_true", help="also time a cold Numba compile")
+    args = parser.parse_args()
+
+    numba.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
+    print(f"float32, numba threads = {numba.get_num_threads()}, "
+          f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
+          f"repeat = {args.repeat} (median), times in ms")  # fmt: skip
+    header = (
+        f"{'N,C,HW,G,k':>17} {'path':>6} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
+        f"{'MiB':>5} | {'torch fwd':>9} {'f+b':>8} | {'speedup fwd':>11} {'f+b':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    for index in indices:
+        batch, channels, size, groups, kernel = SHAPES[index]
+        x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
+        weight = rng.standard_normal((channels, channels // groups, kernel, kernel), dtype=np.float32)
+        geom = ConvGeometry.from_shapes(x.shape, weight.shape, padding=kernel // 2, groups=groups)
+        grad_out = rng.standard_normal(geom.output_shape, dtype=np.float32)
+
+        ours_forward, ours_both = kernel_functions(conv_cpu, x, weight, grad_out, geom)
+        ours = (median_ms(ours_forward, args.repeat), median_ms(ours_both, args.repeat), peak_mib(ours_both))
+        if args.skip_reference:
+            ref_text = f"{'-':>8} {'-':>8} {'-':>5}"
+        else:
+            ref_forward, ref_both = kernel_functions(reference, x, weight, grad_out, geom)
+            ref = (median_ms(ref_forward, args.reference_repeat), median_ms(ref_both, args.reference_repeat))
+            ref_text = f"{ref[0]:8.1f} {ref[1]:8.1f} {peak_mib(ref_both):5.0f}"
+        if torch is None:
+            torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
+        else:
+            torch_forward, torch_both = torch_functions(x, weight, grad_out, geom)
+            theirs = (median_ms(torch_forward, args.repeat), median_ms(torch_both, args.repeat))
+            torch_text = f"{theirs[0]:9.1f} {theirs[1]:8.1f}"
+            speedup_text = f"{theirs[0] / ours[0]:11.2f} {theirs[1] / ours[1]:5.2f}"
+        path = "direct" if conv_cpu.uses_direct_path(geom) else "im2col"
+        print(
+            f"{f'{batch},{channels},{size},g{groups},{kernel}':>17} {path:>6} | {ours[0]:8.1f} {ours[1]:8.1f} "
+            f"{ours[2]:5.0f} | {ref_text} | {torch_text} | {speedup_text}",
+            flush=True,
+        )
+    if args.cold_compile:
+        print(f"cold compile (fresh process, empty cache, all kernels, float32 + float64): {cold_compile_seconds():.1f} s")
+
+
+if __name__ == "__main__":
+    main()
