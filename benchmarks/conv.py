@@ -167,6 +167,10 @@ def main():
             f"{ours[2]:5.0f} | {ref_text} | {torch_text} | {speedup_text}",
             flush=True,
         )
+    # CUDA section (benchmarks/conv_cuda.py): printed only where numba.cuda sees a GPU.
+    from conv_cuda import print_cuda_section
+
+    print_cuda_section([SHAPES[index] for index in indices], args.repeat)
     if args.cold_compile:
         print(f"cold compile (fresh process, empty cache, all kernels, float32 + float64): {cold_compile_seconds():.1f} s")
 

@@ -142,6 +142,19 @@ def gpu_available():
     return cuda.is_available() and not simulator_enabled()
 
 
+def print_cuda_section(shapes=SHAPES, repeats=10):
+    """The hook ``benchmarks/conv.py`` calls: print the CUDA table when a real GPU is present."""
+    if not gpu_available():
+        print("CUDA: no GPU here (or only the simulator), CUDA section skipped")
+        return
+    from numba import cuda
+
+    name = cuda.get_current_device().name
+    print(f"\nCUDA kernels on {name.decode() if isinstance(name, bytes) else name}:")
+    for line in cuda_table(shapes, repeats=repeats):
+        print(line, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
