@@ -17,11 +17,13 @@ Presets (``build_model(name, num_classes)``); parameters for 10 classes, multipl
 convolutions and the classifier for one 32x32 image (``resnext_np.summary``)::
 
     name                 C  depth  d  wf   parameters   multiply-adds
-    resnext11_4x8d_w1    4   11    8   1      161,866      39,968,768   smallest; CPU toy training
-    resnext20_8x8d_w1    8   20    8   1      299,722      77,783,040   CPU, a few hours on CIFAR
-    resnext29_32x4d     32   29    4   4    4,775,754     779,126,784   paper's width, base width 4
-    resnext29_8x64d      8   29   64   4   34,426,698   5,387,587,584   paper, Table 7
-    resnext29_16x64d    16   29   64   4   68,155,210  10,705,963,008   paper, Table 7
+    resnext11_4x8d_w1    4   11    8   1      161,866      29,821,440   smallest; CPU toy training
+    resnext20_8x8d_w1    8   20    8   1      548,170      92,998,144   larger CPU model
+    resnext29_32x4d     32   29    4   4    4,775,754     774,055,936   C=32, d=4 as the paper's ImageNet template
+    resnext29_8x64d      8   29   64   4   34,426,698   5,387,266,048   the paper's CIFAR model
+    resnext29_16x64d    16   29   64   4   68,155,210  10,688,866,304   the paper's CIFAR model
+
+(``d`` is the base width: the branch width in stage 1; it doubles in stage 2 and again in stage 3.)
 """
 
 import numpy as np
