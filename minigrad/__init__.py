@@ -11,6 +11,7 @@ array([[0., 3.]], dtype=float32)
 from minigrad.tensor import Tensor, ones, rand, randn, tensor, zeros  # noqa: I001  (Tensor first)
 from minigrad import autograd, functional, nn, optim
 from minigrad.autograd import Function, is_grad_enabled, no_grad
+from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.random import manual_seed
 
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand",
     "autograd", "functional", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
-    "gradcheck", "GradcheckError", "manual_seed",
+    "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device",
 ]

@@ -93,3 +93,17 @@ def test_simulator_runs_in_a_fresh_process():
     )
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(simulator_enabled(), reason="already inside the simulator")
+def test_whole_cuda_suite_passes_under_the_simulator():
+    # README's one test command must also cover the CUDA kernels on machines without a GPU:
+    # the simulator has to be switched on before numba is imported, hence a pytest of its own.
+    tests_folder = os.path.dirname(os.path.abspath(__file__))
+    environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "cudasim", "-p", "no:cacheprovider", tests_folder],
+        env=environment, capture_output=True, text=True, timeout=600,
+    )
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-2000:]
+    assert " passed" in finished.stdout and " failed" not in finished.stdout
