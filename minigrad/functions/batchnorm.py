@@ -91,6 +91,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     for name, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if value is not None and tuple(value.shape) != (channels,):
             raise ValueError(f"batch_norm: {name} must have shape ({channels},) for input {x.shape}, got {tuple(value.shape)}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and value.dtype != x.dtype:
+            raise ValueError(f"batch_norm: input dtype {x.dtype} and {name} dtype {value.dtype} differ; convert them to one dtype")
     if weight is None:
         weight = Tensor(np.ones(channels, dtype=x.dtype))
     if bias is None:
