@@ -177,6 +177,12 @@ BAD_CALLS = {
         lambda: batch_norm(leaf(np.zeros((2, 3, 2, 2))), np.zeros(4), np.ones(3)), r"running_mean must have shape \(3,\).*got \(4,\)"),
     "running_var of the wrong length": (
         lambda: batch_norm(leaf(np.zeros((2, 3, 2, 2))), np.zeros(3), np.ones(2)), r"running_var must have shape \(3,\).*got \(2,\)"),
+    "weight dtype differs from the input's (training)": (
+        lambda: batch_norm(leaf(np.zeros((2, 3))), None, None, mg.tensor(np.ones(3, np.float32)), training=True),
+        r"input dtype float64 and weight dtype float32 differ"),
+    "bias dtype differs from the input's (eval)": (
+        lambda: batch_norm(leaf(np.zeros((2, 3))), np.zeros(3), np.ones(3), None, mg.tensor(np.zeros(3, np.float32))),
+        r"input dtype float64 and bias dtype float32 differ"),
     "one value per channel in training": (
         lambda: batch_norm(leaf(np.zeros((1, 3, 1, 1))), np.zeros(3), np.ones(3), training=True),
         r"more than 1 value per channel.*\(1, 3, 1, 1\)"),

@@ -113,6 +113,13 @@ def test_wrong_rank():
         nn.BatchNorm2d(3)(mg.zeros(2, 3))
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+def test_float64_input_to_a_float32_layer_is_an_error_in_both_modes(training):
+    layer = nn.BatchNorm2d(2).train(training)
+    with pytest.raises(ValueError, match="input dtype float64 and weight dtype float32"):
+        layer(mg.tensor(np.zeros((2, 2, 3, 3))))
+
+
 def test_zero_features():
     with pytest.raises(ValueError, match="num_features must be >= 1, got 0"):
         nn.BatchNorm2d(0)
