@@ -1,0 +1,24 @@
+"""resnext_np: the ResNeXt block in the paper's three forms, CIFAR ResNeXt models, data and training.
+
+Built only on minigrad's public API.  Read ``block.py`` (the three forms), ``convert.py`` (why
+they are one function), ``model.py`` (the CIFAR network and presets), ``summary.py`` (sizes and
+costs).
+"""
+
+from resnext_np.block import (
+    Branch,
+    EarlyConcatBlock,
+    ModuleList,
+    ResNeXtBottleneck,
+    SplitTransformMergeBlock,
+    bottleneck_widths,
+)
+from resnext_np.convert import convert, convert_state_dict
+from resnext_np.model import DEFAULT_PRESET, PRESETS, SMALLEST_PRESET, CifarResNeXt, build_model
+from resnext_np.summary import summary
+
+__all__ = [
+    "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch", "ModuleList",
+    "bottleneck_widths", "convert", "convert_state_dict",
+    "CifarResNeXt", "PRESETS", "SMALLEST_PRESET", "DEFAULT_PRESET", "build_model", "summary",
+]
