@@ -7,6 +7,7 @@ import numpy as np
 from minigrad import functional as F
 from minigrad.nn import init
 from minigrad.nn.module import Module, Parameter
+from minigrad.random import as_generator
 from minigrad.tensor import DEFAULT_DTYPE
 
 
@@ -29,6 +30,7 @@ class Linear(Module):
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
         self.in_features, self.out_features = in_features, out_features
+        generator = as_generator(generator)  # one stream for weight and bias, also from an int seed
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         if bias:
