@@ -81,6 +81,11 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        # As NumPy: only a one-element tensor has a truth value.  Without this, Python would fall
+        # back on __len__ and ``if a == b`` would be True for any non-empty a, b.
+        return bool(self.data)
+
     def __repr__(self):
         grad_note = ", requires_grad=True" if self.requires_grad else ""
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
