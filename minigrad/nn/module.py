@@ -171,7 +171,9 @@ class Module:
         for key, (module, name, current) in targets.items():
             if key not in state_dict:
                 continue
-            value = np.array(state_dict[key], dtype=current.dtype, copy=True)
+            incoming = state_dict[key]
+            incoming = incoming.data if isinstance(incoming, Tensor) else incoming
+            value = np.array(incoming, dtype=current.dtype, copy=True)
             if name in module._parameters:
                 module._parameters[name].data = value
             else:
