@@ -150,3 +150,18 @@ def test_docstring_example():
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad, np.array([2.0, 4.0, 6.0], dtype=np.float32))
     assert x.grad.dtype == np.float32
+
+
+def test_truth_value_follows_numpy():
+    assert not mg.tensor([0.0]) == mg.tensor([1.0])
+    assert mg.tensor(2.0) > 1.0
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(mg.tensor([1.0, 2.0]) == mg.tensor([3.0, 4.0]))
+
+
+def test_numpy_array_on_the_left_defers_to_the_tensor():
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    for result in (np.array([3.0, 4.0]) * x, np.ones(2) + x, np.ones(2) - x, np.ones(2) / x, np.eye(2) @ x):
+        assert isinstance(result, Tensor) and result.requires_grad and result.shape == (2,)
+    (np.array([3.0, 4.0]) * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
