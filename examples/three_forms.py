@@ -17,7 +17,9 @@ import time
 import numpy as np
 
 import minigrad as mg
-from resnext_np import EarlyConcatBlock, ResNeXtBottleneck, SplitTransformMergeBlock, convert, summary
+from resnext_np import EarlyConcatBlock, ResNeXtBottleneck, SplitTransformMergeBlock
+from resnext_np.convert import convert
+from resnext_np.summary import summary
 
 FORM_NAMES = {
     "a": "split-transform-merge: 32 branches, outputs summed",

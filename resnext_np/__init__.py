@@ -3,6 +3,10 @@
 Built only on minigrad's public API.  Read ``block.py`` (the three forms), ``convert.py`` (why
 they are one function), ``model.py`` (the CIFAR network and presets), ``summary.py`` (sizes and
 costs).
+
+``convert`` and ``summary`` are not re-exported here: a package attribute with the name of a
+submodule would hide it (``import resnext_np.summary as s`` would give the function).  Use
+``from resnext_np.convert import convert`` and ``from resnext_np.summary import summary``.
 """
 
 from resnext_np.block import (
@@ -13,12 +17,11 @@ from resnext_np.block import (
     SplitTransformMergeBlock,
     bottleneck_widths,
 )
-from resnext_np.convert import convert, convert_state_dict
+from resnext_np.convert import convert_state_dict
 from resnext_np.model import DEFAULT_PRESET, PRESETS, SMALLEST_PRESET, CifarResNeXt, build_model
-from resnext_np.summary import summary
 
 __all__ = [
     "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch", "ModuleList",
-    "bottleneck_widths", "convert", "convert_state_dict",
-    "CifarResNeXt", "PRESETS", "SMALLEST_PRESET", "DEFAULT_PRESET", "build_model", "summary",
+    "bottleneck_widths", "convert_state_dict",
+    "CifarResNeXt", "PRESETS", "SMALLEST_PRESET", "DEFAULT_PRESET", "build_model",
 ]

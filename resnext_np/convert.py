@@ -119,7 +119,7 @@ def convert(block, target_form):
     statistics converted exactly from ``block``.
 
     >>> import minigrad as mg
-    >>> block_c = ResNeXtBottleneck(8, 16, stride=2, cardinality=2, base_width=2, widen_factor=1)
+    >>> block_c = ResNeXtBottleneck(8, 16, stride=2, cardinality=2, base_width=16, widen_factor=1)
     >>> block_a = convert(block_c, "a")
     >>> block_a.branches[1].conv_expand.weight.shape      # columns 4..7 of block_c.conv_expand.weight
     (16, 4, 1, 1)

@@ -1,11 +1,14 @@
 """The three forms of the ResNeXt block compute one function; the converters are exact."""
 
+import doctest
 import itertools
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+from resnext_np import block as block_module
+from resnext_np import convert as convert_module
 from resnext_np.block import (
     EarlyConcatBlock,
     ModuleList,
@@ -259,3 +262,9 @@ def test_grouped_block_matches_a_pytorch_block_with_the_same_state_dict():
         np.testing.assert_allclose(block(mg.tensor(x_data)).data, expected, rtol=0, atol=1e-10)
     for key, value in reference.state_dict().items():  # running statistics updated alike
         np.testing.assert_allclose(block.state_dict()[key], value.numpy(), rtol=0, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("module", [block_module, convert_module], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

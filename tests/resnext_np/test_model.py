@@ -1,5 +1,6 @@
 """CifarResNeXt: architecture (pinned by exact parameter counts), names, init, presets, errors."""
 
+import doctest
 import re
 import time
 
@@ -166,3 +167,9 @@ def test_wrong_input_shape_is_a_value_error_quoting_it(shape):
     model = build_model(SMALLEST_PRESET)
     with pytest.raises(ValueError, match=re.escape(f"expects input (N, 3, 32, 32), got shape {shape}")):
         model(mg.zeros(*shape))
+
+
+@pytest.mark.parametrize("module", [model_module], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,8 +1,12 @@
 """summary(): per-layer output shapes, parameters and multiply-adds, with totals."""
 
+import doctest
+
 import numpy as np
+import pytest
 
 import minigrad as mg
+from resnext_np import summary as summary_module
 from resnext_np.block import ResNeXtBottleneck
 from resnext_np.model import SMALLEST_PRESET, build_model
 from resnext_np.summary import summary
@@ -65,3 +69,9 @@ def test_multiply_adds_scale_with_batch_size():
     block = ResNeXtBottleneck(8, 16, 1, cardinality=2, base_width=16, widen_factor=1)
     one, four = summary(block, (1, 8, 4, 4)), summary(block, (4, 8, 4, 4))
     assert four.total_multiply_adds == 4 * one.total_multiply_adds
+
+
+@pytest.mark.parametrize("module", [summary_module], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
