@@ -30,7 +30,6 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.functions import batchnorm, conv, elementwise, loss, matmul, pooling, reduction, shape_ops
-from minigrad.functions.indexing import getitem
 
 
 def leaf(rng, *shape, low=None, high=None):
@@ -118,19 +117,22 @@ CASES = {
     "Sum": {
         "all axes": (reduction.sum, lambda rng: (leaf(rng, 2, 3, 4),)),
         "axis=1": (lambda x: reduction.sum(x, axis=1), lambda rng: (leaf(rng, 2, 3, 4),)),
-        "axis=(0, 2), keepdims": (lambda x: reduction.sum(x, axis=(0, 2), keepdims=True), lambda rng: (leaf(rng, 2, 3, 4),)),
+        "axis=(0, 2), keepdims": (
+            lambda x: reduction.sum(x, axis=(0, 2), keepdims=True), lambda rng: (leaf(rng, 2, 3, 4),)),
         "axis=-1 then broadcast back: x - x.sum(-1, keepdims)": (
             lambda x: x - reduction.sum(x, axis=-1, keepdims=True), lambda rng: (leaf(rng, 3, 4),)),
     },
     "Mean": {
         "all axes": (reduction.mean, lambda rng: (leaf(rng, 2, 3, 4),)),
         "axis=0": (lambda x: reduction.mean(x, axis=0), lambda rng: (leaf(rng, 2, 3, 4),)),
-        "axis=(1, 2), keepdims": (lambda x: reduction.mean(x, axis=(1, 2), keepdims=True), lambda rng: (leaf(rng, 2, 3, 4),)),
+        "axis=(1, 2), keepdims": (
+            lambda x: reduction.mean(x, axis=(1, 2), keepdims=True), lambda rng: (leaf(rng, 2, 3, 4),)),
     },
     "Max": {
         "all axes": (reduction.max, lambda rng: (distinct(rng, 2, 3, 4),)),
         "axis=1": (lambda x: reduction.max(x, axis=1), lambda rng: (distinct(rng, 2, 3, 4),)),
-        "axis=(0, 2), keepdims": (lambda x: reduction.max(x, axis=(0, 2), keepdims=True), lambda rng: (distinct(rng, 2, 3, 4),)),
+        "axis=(0, 2), keepdims": (
+            lambda x: reduction.max(x, axis=(0, 2), keepdims=True), lambda rng: (distinct(rng, 2, 3, 4),)),
         "x - max(x) (softmax shift)": (
             lambda x: x - reduction.max(x, axis=-1, keepdims=True), lambda rng: (distinct(rng, 3, 4),)),
     },
@@ -187,7 +189,8 @@ CASES = {
     "LogSoftmax": {
         "last axis": (loss.log_softmax, lambda rng: (leaf(rng, 3, 4),)),
         "axis 0": (lambda x: loss.log_softmax(x, axis=0), lambda rng: (leaf(rng, 3, 4),)),
-        "logits near 1e3": (loss.log_softmax, lambda rng: (mg.tensor(1e3 + rng.standard_normal((2, 3)), requires_grad=True),)),
+        "logits near 1e3": (
+            loss.log_softmax, lambda rng: (mg.tensor(1e3 + rng.standard_normal((2, 3)), requires_grad=True),)),
     },
     "CrossEntropy": {
         "4 samples, 3 classes": (

@@ -75,7 +75,8 @@ def test_0d_operand_is_refused():
 def test_parity_with_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
-    a_values, b_values, g = rng.standard_normal((2, 1, 3, 4)), rng.standard_normal((5, 4, 2)), rng.standard_normal((2, 5, 3, 2))
+    a_values, b_values = rng.standard_normal((2, 1, 3, 4)), rng.standard_normal((5, 4, 2))
+    g = rng.standard_normal((2, 5, 3, 2))
     a, b = f64(a_values), f64(b_values)
     (a @ b).backward(g)
     ta = torch.tensor(a_values, requires_grad=True)

@@ -92,7 +92,8 @@ def test_stack_gradient_with_a_tensor_stacked_twice():
 
 def test_error_messages_quote_shapes():
     x = arange(2, 3)
-    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(2, 3\) \(6 elements\) "
+                                         r"into shape \(4, 2\)"):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"permute needs a reordering of all 2 axes, got \(0, 0\)"):
         x.permute(0, 0)
@@ -102,5 +103,6 @@ def test_error_messages_quote_shapes():
         shape_ops.stack([x, arange(3, 2)])
     with pytest.raises(ValueError, match=r"split sizes \[1, 1\] add up to 2, but axis 1 has size 3"):
         shape_ops.split(x, [1, 1], axis=1)
-    with pytest.raises(ValueError, match=r"pad needs one non-negative \(before, after\) pair per axis of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"pad needs one non-negative \(before, after\) pair per axis "
+                                         r"of shape \(2, 3\)"):
         shape_ops.pad(x, ((1, 1),))

@@ -68,7 +68,8 @@ def test_state_is_created_per_parameter_on_first_step():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(lr=-0.1), "invalid learning rate lr=-0.1"), (dict(betas=(0.9, 1.0)), r"betas must be in \[0, 1\), got \(0.9, 1.0\)"),
+    [(dict(lr=-0.1), "invalid learning rate lr=-0.1"),
+     (dict(betas=(0.9, 1.0)), r"betas must be in \[0, 1\), got \(0.9, 1.0\)"),
      (dict(eps=-1.0), "eps=-1.0"), (dict(weight_decay=-0.5), "weight_decay=-0.5")],
 )
 def test_bad_hyper_parameters(kwargs, message):

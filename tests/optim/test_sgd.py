@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import minigrad as mg
 from minigrad import nn
 from minigrad.optim import SGD
 
@@ -181,7 +180,8 @@ def test_load_state_dict_checks_sizes_before_changing_anything():
     other_parameters, other = _fresh([np.zeros((3, 2))], lr=0.3, momentum=0.9)
     other_parameters[0].grad = np.ones((3, 2))
     other.step()
-    with pytest.raises(ValueError, match=r"'momentum_buffer' of parameter 0 has shape \(3, 2\), the parameter has shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"'momentum_buffer' of parameter 0 has shape \(3, 2\), "
+                                         r"the parameter has shape \(2, 3\)"):
         optimizer.load_state_dict(other.state_dict())
     assert optimizer.param_groups[0]["lr"] == 0.1 and optimizer.state == {}
     _, two = _fresh([np.zeros(1), np.zeros(1)], lr=0.1)
