@@ -10,7 +10,6 @@ import minigrad as mg
 from resnext_np import block as block_module
 from resnext_np import convert as convert_module
 from resnext_np.block import (
-    EarlyConcatBlock,
     ModuleList,
     ResNeXtBottleneck,
     SplitTransformMergeBlock,

@@ -65,6 +65,13 @@ def test_summary_leaves_the_model_as_it_was():
     assert all("forward" not in module.__dict__ for module in block.modules())
 
 
+def test_a_failing_forward_still_restores_the_model():
+    model = build_model(SMALLEST_PRESET)
+    with pytest.raises(ValueError, match="expects input"):
+        summary(model, (1, 3, 16, 16))
+    assert model.training and all("forward" not in module.__dict__ for module in model.modules())
+
+
 def test_multiply_adds_scale_with_batch_size():
     block = ResNeXtBottleneck(8, 16, 1, cardinality=2, base_width=16, widen_factor=1)
     one, four = summary(block, (1, 8, 4, 4)), summary(block, (4, 8, 4, 4))
