@@ -6,12 +6,15 @@ which needs ``NUMBA_ENABLE_CUDASIM=1`` set before numba is first imported, so in
     NUMBA_ENABLE_CUDASIM=1 python -m pytest -m cudasim tests/kernels/cuda
 
 In the ordinary test process (no GPU, simulator off) they are skipped. Shapes and the skip
-marker live in ``cuda_cases.py`` (this folder has no ``__init__.py``, so pytest puts it on the path).
+marker live in ``cuda_cases.py``, made importable below (pytest runs in importlib mode).
 """
 
+import os
 import sys
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from minigrad.kernels.cuda.device import simulator_enabled
 
