@@ -22,61 +22,40 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.functions import elementwise
+from minigrad.kernels import batchnorm_cpu
 from minigrad.tensor import Tensor
-
-
-def _reduction_axes(x):
-    return (0,) + tuple(range(2, x.ndim))
-
-
-def _per_channel(array, ndim):
-    """(C,) -> (1, C, 1, 1) (or (1, C) for 2-D inputs) so it broadcasts over x."""
-    return array.reshape((1, -1) + (1,) * (ndim - 2))
 
 
 class BatchNorm(Function):
     """Training-mode batch norm: y = gamma * (x - mean) / sqrt(var + eps) + beta with batch statistics.
 
-    ``running_mean``/``running_var`` (NumPy arrays or None) are updated in place as a side effect,
-    so the batch statistics are computed once.
+    The arithmetic (the formulas above) is in the Numba kernels of ``minigrad/kernels/batchnorm_cpu.py``;
+    here the input is viewed as (N, C, S) with S = H*W, and the running statistics
+    (NumPy arrays or None) are updated in place as a side effect, so the batch statistics are
+    computed once.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
-        axes = _reduction_axes(x)
-        count = x.size // x.shape[1]
-        mean = x.mean(axis=axes)
-        centered = x - _per_channel(mean, x.ndim)
-        var = np.mean(centered * centered, axis=axes)
-        inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-        xhat = centered * _per_channel(inv_std, x.ndim)
+        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+        y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps)
+        count = as_3d.shape[0] * as_3d.shape[2]
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
         if running_var is not None:
             running_var *= 1 - momentum
             running_var += momentum * var * count / max(count - 1, 1)
-        ctx.save_for_backward(xhat, inv_std, weight)
-        return xhat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim)
+        ctx.save_for_backward(as_3d, mean, inv_std, weight)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad_out):
-        xhat, inv_std, weight = ctx.saved_tensors
-        axes = _reduction_axes(xhat)
-        count = xhat.size // xhat.shape[1]
-        # BEGIN SOLUTION t07_batchnorm_backward
-        grad_bias = grad_out.sum(axis=axes)
-        grad_weight = (grad_out * xhat).sum(axis=axes)
-        grad_input = None
-        if ctx.needs_input_grad[0]:
-            scale = _per_channel(weight * inv_std / count, xhat.ndim)
-            grad_input = scale * (
-                count * grad_out
-                - _per_channel(grad_bias, xhat.ndim)
-                - xhat * _per_channel(grad_weight, xhat.ndim)
-            )
-        # END SOLUTION
-        return grad_input, grad_weight, grad_bias
+        x, mean, inv_std, weight = ctx.saved_tensors
+        grad_input, grad_weight, grad_bias = batchnorm_cpu.batch_norm_backward(
+            grad_out.reshape(x.shape), x, mean, inv_std, weight
+        )
+        return grad_input.reshape(grad_out.shape), grad_weight, grad_bias
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -1,0 +1,87 @@
+"""Training-mode batch normalisation on the CPU, one parallel task per channel (Numba).
+
+Legend: N batch, C channels, S = H*W spatial positions (1 for (N, C) inputs), M = N*S values
+per channel.  Inputs arrive as (N, C, S) arrays; each channel's M values are normalised together::
+
+    mean = (1/M) sum x        var = (1/M) sum (x - mean)^2        inv_std = 1 / sqrt(var + eps)
+    xhat = (x - mean) * inv_std                                   y = gamma * xhat + beta
+
+    dbeta  = sum dy           dgamma = sum dy * xhat
+    dx     = gamma * inv_std / M * (M * dy - dbeta - xhat * dgamma)
+
+Why a kernel: NumPy computes these with half a dozen full passes and temporaries over an
+activation tensor that is several MB large; here a channel is read three times in forward (sum,
+squared deviations, output) and twice in backward, with no temporaries, and its sums are
+accumulated in float64 so float32 activations lose nothing to rounding.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+# fastmath "reassoc" lets LLVM reorder the per-channel sums into SIMD lanes (measured: 85 ms ->
+# 30 ms for the forward of a 128x64x32x32 float32 batch); sums stay in float64, so the float64
+# gradient and PyTorch-parity tests still hold to 1e-10.
+@njit(cache=True, parallel=True, fastmath={"reassoc"})
+def batch_norm_forward(x, weight, bias, eps):
+    """(N, C, S) input -> (y, mean, var, inv_std): y in x's dtype, the statistics (C,) in float64.
+
+    ``xhat`` is not stored: backward recomputes it from x, mean and inv_std (one write less here,
+    and x is kept alive anyway as the layer's input).  ``var`` is the biased batch variance.
+    """
+    batch, channels, spatial = x.shape
+    count = batch * spatial
+    y = np.empty_like(x)
+    mean = np.empty(channels, dtype=np.float64)
+    var = np.empty(channels, dtype=np.float64)
+    inv_std = np.empty(channels, dtype=np.float64)
+    for c in prange(channels):
+        total = 0.0
+        for n in range(batch):
+            for s in range(spatial):
+                total += x[n, c, s]
+        channel_mean = total / count
+        squares = 0.0
+        for n in range(batch):
+            for s in range(spatial):
+                centered = x[n, c, s] - channel_mean
+                squares += centered * centered
+        channel_var = squares / count
+        channel_inv_std = 1.0 / np.sqrt(channel_var + eps)
+        # y = gamma * (x - mean) * inv_std + beta  =  x * scale + shift, in x's dtype
+        scale = x.dtype.type(weight[c] * channel_inv_std)
+        shift = x.dtype.type(bias[c] - channel_mean * weight[c] * channel_inv_std)
+        for n in range(batch):
+            for s in range(spatial):
+                y[n, c, s] = x[n, c, s] * scale + shift
+        mean[c], var[c], inv_std[c] = channel_mean, channel_var, channel_inv_std
+    return y, mean, var, inv_std
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc"})
+def batch_norm_backward(grad_out, x, mean, inv_std, weight):
+    """(N, C, S) dy and x, (C,) statistics -> (dx (N, C, S), dgamma (C,), dbeta (C,)) in dy's dtype."""
+    batch, channels, spatial = grad_out.shape
+    count = batch * spatial
+    grad_input = np.empty_like(grad_out)
+    grad_weight = np.empty(channels, dtype=grad_out.dtype)
+    grad_bias = np.empty(channels, dtype=grad_out.dtype)
+    for c in prange(channels):
+        channel_mean, channel_inv_std = mean[c], inv_std[c]
+        # BEGIN SOLUTION t07_batchnorm_backward
+        sum_dy = 0.0
+        sum_dy_xhat = 0.0
+        for n in range(batch):
+            for s in range(spatial):
+                xhat = (x[n, c, s] - channel_mean) * channel_inv_std
+                sum_dy += grad_out[n, c, s]
+                sum_dy_xhat += grad_out[n, c, s] * xhat
+        scale = weight[c] * channel_inv_std / count
+        for n in range(batch):
+            for s in range(spatial):
+                xhat = (x[n, c, s] - channel_mean) * channel_inv_std
+                grad_input[n, c, s] = scale * (count * grad_out[n, c, s] - sum_dy - xhat * sum_dy_xhat)
+        grad_weight[c] = sum_dy_xhat
+        grad_bias[c] = sum_dy
+        # END SOLUTION
+    return grad_input, grad_weight, grad_bias
