@@ -227,18 +227,16 @@ def download_cifar(name, root=None, base_url=None, md5="official", progress=True
         if expected_md5 is not None and actual_md5 != expected_md5:
             raise DownloadError(
                 f"downloaded {url} ({received} bytes) but its md5 is {actual_md5}, expected "
-                f"{expected_md5}: the file is corrupt or not the official archive, so it was "
-                f"deleted. {_offline_help(cifar, root)}"
+                f"{expected_md5}: the file is corrupt or not the official archive"
             )
         os.replace(partial_path, destination)
     except BaseException as error:
         Path(partial_path).unlink(missing_ok=True)
-        if isinstance(error, DownloadError) or not isinstance(error, Exception):
-            raise  # ours already explains itself; KeyboardInterrupt etc. pass through
-        raise DownloadError(
-            f"could not download {url}: {type(error).__name__}: {error}. Nothing was kept. "
-            f"{_offline_help(cifar, root)}"
-        ) from error
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt, SystemExit: nothing to explain
+        reason = str(error) if isinstance(error, DownloadError) else (
+            f"could not download {url}: {type(error).__name__}: {error}")
+        raise DownloadError(f"{reason}. Nothing was kept. {_offline_help(cifar, root)}") from error
     return destination
 
 
