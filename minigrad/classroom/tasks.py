@@ -87,7 +87,7 @@ TASKS: tuple[Task, ...] = (
         title="BatchNorm backward",
         instruction="write the batch-norm backward pass in its compact form (ASSIGNMENTS.md, t07)",
         points=10,
-        files=("minigrad/functions/batchnorm.py",),
+        files=("minigrad/kernels/batchnorm_cpu.py",),
         depends_on=("t01_elementwise_backward", "t03_gradcheck"),
     ),
     Task(
