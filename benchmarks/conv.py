@@ -7,7 +7,9 @@
 Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
 ``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
 ``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for Numba
-and PyTorch. "speedup" is PyTorch's time divided by ours (> 1: we are faster).
+and PyTorch. Our runs and PyTorch's are interleaved (ours, theirs, ours, theirs, ...), so a
+change in machine load hits both alike; the load average is printed at the start and the end.
+"speedup" is PyTorch's time divided by ours (> 1: we are faster).
 
 Peak memory: tracemalloc's peak over one forward+backward, i.e. the NumPy arrays allocated
 by Python-level code (column buffers, outputs, gradients; the inputs are not counted). It does
@@ -47,13 +49,28 @@ SHAPES = [
 
 
 def median_ms(fn, repeat):
-    fn()  # warm-up: compilation, caches, thread pools
-    times = []
+    return interleaved_median_ms([fn], repeat)[0]
+
+
+def interleaved_median_ms(functions, repeat):
+    """Median time of each function in ms, timed in turn (A, B, A, B, ...) after one warm-up each."""
+    for fn in functions:
+        fn()  # warm-up: compilation, caches, thread pools
+    times = [[] for _ in functions]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for fn, fn_times in zip(functions, times):
+            start = time.perf_counter()
+            fn()
+            fn_times.append(time.perf_counter() - start)
+    return [1e3 * statistics.median(fn_times) for fn_times in times]
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, or 'n/a' where the OS has none."""
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def peak_mib(fn):
@@ -131,7 +148,7 @@ def main():
     indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
     print(f"float32, numba threads = {numba.get_num_threads()}, "
           f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
-          f"repeat = {args.repeat} (median), times in ms")  # fmt: skip
+          f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (
         f"{'N,C,HW,G,k':>17} {'path':>6} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
         f"{'MiB':>5} | {'torch fwd':>9} {'f+b':>8} | {'speedup fwd':>11} {'f+b':>5}"
@@ -147,26 +164,30 @@ def main():
         grad_out = rng.standard_normal(geom.output_shape, dtype=np.float32)
 
         ours_forward, ours_both = kernel_functions(conv_cpu, x, weight, grad_out, geom)
-        ours = (median_ms(ours_forward, args.repeat), median_ms(ours_both, args.repeat), peak_mib(ours_both))
+        if torch is None:
+            ours = interleaved_median_ms([ours_forward, ours_both], args.repeat)
+            torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
+        else:
+            torch_forward, torch_both = torch_functions(x, weight, grad_out, geom)
+            *ours, torch_fwd_ms, torch_both_ms = interleaved_median_ms(
+                [ours_forward, ours_both, torch_forward, torch_both], args.repeat
+            )
+            torch_text = f"{torch_fwd_ms:9.1f} {torch_both_ms:8.1f}"
+            speedup_text = f"{torch_fwd_ms / ours[0]:11.2f} {torch_both_ms / ours[1]:5.2f}"
+        ours_mib = peak_mib(ours_both)
         if args.skip_reference:
             ref_text = f"{'-':>8} {'-':>8} {'-':>5}"
         else:
             ref_forward, ref_both = kernel_functions(reference, x, weight, grad_out, geom)
             ref = (median_ms(ref_forward, args.reference_repeat), median_ms(ref_both, args.reference_repeat))
             ref_text = f"{ref[0]:8.1f} {ref[1]:8.1f} {peak_mib(ref_both):5.0f}"
-        if torch is None:
-            torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
-        else:
-            torch_forward, torch_both = torch_functions(x, weight, grad_out, geom)
-            theirs = (median_ms(torch_forward, args.repeat), median_ms(torch_both, args.repeat))
-            torch_text = f"{theirs[0]:9.1f} {theirs[1]:8.1f}"
-            speedup_text = f"{theirs[0] / ours[0]:11.2f} {theirs[1] / ours[1]:5.2f}"
         path = "direct" if conv_cpu.uses_direct_path(geom) else "im2col"
         print(
             f"{f'{batch},{channels},{size},g{groups},{kernel}':>17} {path:>6} | {ours[0]:8.1f} {ours[1]:8.1f} "
-            f"{ours[2]:5.0f} | {ref_text} | {torch_text} | {speedup_text}",
+            f"{ours_mib:5.0f} | {ref_text} | {torch_text} | {speedup_text}",
             flush=True,
         )
+    print(f"load average at the end: {load_average()}")
     # CUDA section (benchmarks/conv_cuda.py): printed only where numba.cuda sees a GPU.
     from conv_cuda import print_cuda_section
 

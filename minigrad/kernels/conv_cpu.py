@@ -10,8 +10,9 @@ Every function here computes exactly what :mod:`minigrad.kernels.reference` spec
 results in the dtype of the inputs (float32 stays float32). There are two ways to do it:
 
 * **im2col + matmul** (``_*_im2col``): copy every receptive field into a column, then each group
-  is one matrix product that BLAS runs near peak speed. Right for wide groups (dense convs,
-  1x1 convs), where a group's matrices are big.
+  is a matrix product that BLAS runs near peak speed, done one block of images at a time so the
+  columns stay in cache. Right for wide groups (dense convs, 1x1 convs), where a group's
+  matrices are big. A 1x1 conv without padding needs no im2col: its columns are its pixels.
 * **direct loops** (``_*_direct``, Numba): one parallel task per (image, group) slides the
   kernel over that group's channels. Right for narrow groups (ResNeXt's 3x3 grouped conv has
   4-16 channels per group): there each group's matrix product is too thin for BLAS, and the
@@ -19,6 +20,8 @@ results in the dtype of the inputs (float32 stays float32). There are two ways t
 
 :func:`uses_direct_path` picks between them.
 """
+
+from dataclasses import replace
 
 import numpy as np
 from numba import njit, prange
@@ -77,47 +80,135 @@ def _check_shape(name, array, expected):
 
 
 # --------------------------------------------------------------------------------------------
-# im2col + matmul
+# im2col + matmul, one group and one block of images at a time
+#
+# A grouped convolution is G dense convolutions side by side, each on its own channel slice, so
+# the loops below run over groups and, inside a group, over blocks of n consecutive images:
+# each (group, block) pair is a small dense convolution with ``_block_geometry``. Per block:
+#
+#     cols      (Cg*kh*kw, n*oh*ow)    im2col of the block (one column per output pixel)
+#     forward   (Og, n*oh*ow)        = W_g @ cols  (or its transpose, see below)
+#     grad_in   (Cg*kh*kw, n*oh*ow)  = W_g^T @ dY_g, folded back by col2im
+#     grad_w    (Cg*kh*kw, Og)      += cols @ dY_g^T, summed over the blocks
+#
+# Why blocks: one column matrix for the whole batch is kh*kw times the input (576 x 65536
+# floats = 150 MB for 64 x 64ch x 32x32, 3x3), written once and read once from main memory.
+# A block of ~COLUMN_BLOCK_BYTES stays in the 32 MB L3 cache between im2col and the matmul, and
+# bounds peak memory. Blocks much smaller than that lost (measured on 2 shared cores): each
+# multithreaded OpenBLAS call then paid ~15 ms of thread wake-up when other processes kept the
+# cores busy, so 1-image blocks ran the forward matmuls 6x slower than one big call.
+#
+# Why these matmul orientations (same numbers, different speed in OpenBLAS, measured on
+# 65536-column batches cut into blocks): with few filters per tap row (Og=64, Cg*kh*kw=576)
+# the forward as cols^T @ W^T took 84 ms against 216 ms for W @ cols, but with a square
+# weight (1x1, Og = Cg = 256) W @ cols took 124 ms against 223 ms: the forward picks by shape.
+# grad_w as cols @ dY^T took 64 ms against 113 ms for dY @ cols^T (244 vs 364 ms for 1x1).
+#
+# im2col and col2im run serially here (see minigrad.kernels.im2col): BLAS already uses every
+# core, and a Numba parallel region right after a BLAS call fought OpenBLAS's still-spinning
+# threads (64 one-image parallel im2col calls: 505 ms, serial: 66 ms).
+#
+# 1x1 convolutions without padding skip im2col altogether: their columns are the input pixels
+# themselves (every stride-th one), so a NumPy transpose-copy builds them (``_columns``).
 # --------------------------------------------------------------------------------------------
 
+# Column-matrix bytes per block. Measured on 64 x 64ch x 32x32, 3x3, forward+backward, under
+# load: 8 MiB blocks 1060 ms, 32 MiB 766 ms, one 150 MB whole-batch block 715 ms; 32 MiB keeps
+# most of the speed with 4.7x less memory.
+COLUMN_BLOCK_BYTES = 32 * 2**20
 
-def _weight_matrices(weight, geom):
-    """``(O, Cg, kh, kw) -> (G, Og, Cg*kh*kw)``: one matrix per group, rows in im2col's order."""
-    return np.ascontiguousarray(weight).reshape(geom.groups, geom.out_channels_per_group, geom.col_rows)
+
+def _image_blocks(geom, itemsize):
+    """Consecutive slices of the batch whose one-group column matrix takes ~COLUMN_BLOCK_BYTES."""
+    bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * itemsize
+    images = max(1, min(geom.batch, COLUMN_BLOCK_BYTES // bytes_per_image))
+    return [slice(first, min(first + images, geom.batch)) for first in range(0, geom.batch, images)]
 
 
-def _grad_out_matrices(grad_out, geom):
-    """``(N, O, oh, ow) -> (G, Og, N*oh*ow)``: columns in im2col's order (one per output pixel)."""
-    G, Og = geom.groups, geom.out_channels_per_group
-    by_group = grad_out.reshape(geom.batch, G, Og, geom.out_h * geom.out_w)
-    # (N, G, Og, oh*ow) -> (G, Og, N, oh*ow) -> (G, Og, N*oh*ow)
-    return by_group.transpose(1, 2, 0, 3).reshape(G, Og, geom.col_cols)
+def _block_geometry(geom, images):
+    """The dense convolution that one group computes on the slice ``images``: Cg channels in, Og out."""
+    return replace(
+        geom, batch=images.stop - images.start, groups=1,
+        in_channels=geom.in_channels_per_group, out_channels=geom.out_channels_per_group,
+    )  # fmt: skip
+
+
+def _group_slices(geom):
+    """``(g, input channels of group g, output channels of group g)`` for every group."""
+    Cg, Og = geom.in_channels_per_group, geom.out_channels_per_group
+    return [(g, slice(g * Cg, (g + 1) * Cg), slice(g * Og, (g + 1) * Og)) for g in range(geom.groups)]
+
+
+def _grad_out_matrix(grad_out_block):
+    """``(n, Og, oh, ow) -> (Og, n*oh*ow)``: columns in im2col's order (one per output pixel)."""
+    out_channels_per_group = grad_out_block.shape[1]
+    return grad_out_block.transpose(1, 0, 2, 3).reshape(out_channels_per_group, -1)
+
+
+def _is_pointwise(geom):
+    """A 1x1 kernel without padding: every column is one (strided) input pixel, as it is."""
+    return geom.kernel_h == geom.kernel_w == 1 and geom.pad_h == geom.pad_w == 0
+
+
+def _columns(x_block, block):
+    """``(n, Cg, H, W) -> (Cg*kh*kw, n*oh*ow)``: im2col of one group's block of images."""
+    if _is_pointwise(block):
+        # No taps to unfold: the columns are the pixels, so a NumPy transpose-copy does it.
+        pixels = x_block[:, :, :: block.stride_h, :: block.stride_w]  # (n, Cg, oh, ow)
+        return pixels.transpose(1, 0, 2, 3).reshape(block.col_rows, block.col_cols)
+    return im2col(x_block, block)[0]
+
+
+def _fold_columns(grad_cols, block):
+    """``(Cg*kh*kw, n*oh*ow) -> (n, Cg, H, W)``: col2im, the adjoint of :func:`_columns`."""
+    if _is_pointwise(block):
+        # Pixels that a stride skips get no gradient.
+        grad_x = np.zeros(block.input_shape, dtype=grad_cols.dtype)
+        grad_pixels = grad_cols.reshape(block.col_rows, block.batch, block.out_h, block.out_w)
+        grad_x[:, :, :: block.stride_h, :: block.stride_w] = grad_pixels.transpose(1, 0, 2, 3)
+        return grad_x
+    return col2im(grad_cols[None], block)
 
 
 def _conv2d_forward_im2col(x, weight, geom):
-    G, Og = geom.groups, geom.out_channels_per_group
-    cols = im2col(x, geom)  # (G, Cg*kh*kw, N*oh*ow)
-    # (G, Og, N*oh*ow) = (G, Og, Cg*kh*kw) @ (G, Cg*kh*kw, N*oh*ow)
-    out = np.matmul(_weight_matrices(weight, geom), cols)
-    del cols
-    # (G, Og, N, oh, ow) -> (N, G, Og, oh, ow) -> (N, O, oh, ow)
-    out = out.reshape(G, Og, geom.batch, geom.out_h, geom.out_w).transpose(2, 0, 1, 3, 4)
-    return out.reshape(geom.output_shape)
+    Og, oh, ow = geom.out_channels_per_group, geom.out_h, geom.out_w
+    out = np.empty(geom.output_shape, dtype=x.dtype)
+    for _, channels, filters in _group_slices(geom):
+        weight_matrix = weight[filters].reshape(Og, geom.col_rows)  # (Og, Cg*kh*kw)
+        for images in _image_blocks(geom, x.itemsize):
+            block = _block_geometry(geom, images)
+            cols = _columns(x[images, channels], block)  # (Cg*kh*kw, n*oh*ow)
+            if Og < geom.col_rows:
+                # (n*oh*ow, Og) = (Cg*kh*kw, n*oh*ow)^T @ (Og, Cg*kh*kw)^T, then (n, oh, ow, Og) -> (n, Og, oh, ow)
+                out_block = (cols.T @ weight_matrix.T).reshape(block.batch, oh, ow, Og).transpose(0, 3, 1, 2)
+            else:
+                # (Og, n*oh*ow) = (Og, Cg*kh*kw) @ (Cg*kh*kw, n*oh*ow), then (Og, n, oh, ow) -> (n, Og, oh, ow)
+                out_block = (weight_matrix @ cols).reshape(Og, block.batch, oh, ow).transpose(1, 0, 2, 3)
+            out[images, filters] = out_block
+    return out
 
 
 def _conv2d_grad_input_im2col(grad_out, weight, geom):
-    weight_matrices = _weight_matrices(weight, geom)  # (G, Og, Cg*kh*kw)
-    # (G, Cg*kh*kw, N*oh*ow) = (G, Og, Cg*kh*kw)^T @ (G, Og, N*oh*ow)
-    grad_cols = np.matmul(weight_matrices.transpose(0, 2, 1), _grad_out_matrices(grad_out, geom))
-    return col2im(grad_cols, geom)  # (N, C, H, W)
+    grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
+    for _, channels, filters in _group_slices(geom):
+        weight_matrix = weight[filters].reshape(geom.out_channels_per_group, geom.col_rows)  # (Og, Cg*kh*kw)
+        for images in _image_blocks(geom, grad_out.itemsize):
+            block = _block_geometry(geom, images)
+            # (Cg*kh*kw, n*oh*ow) = (Og, Cg*kh*kw)^T @ (Og, n*oh*ow)
+            grad_cols = weight_matrix.T @ _grad_out_matrix(grad_out[images, filters])
+            grad_x[images, channels] = _fold_columns(grad_cols, block)  # (n, Cg, H, W)
+    return grad_x
 
 
 def _conv2d_grad_weight_im2col(x, grad_out, geom):
-    cols = im2col(x, geom)  # (G, Cg*kh*kw, N*oh*ow)
-    # (G, Cg*kh*kw, Og) = (G, Cg*kh*kw, N*oh*ow) @ (G, Og, N*oh*ow)^T
-    # The transposed product (G, Og, N*oh*ow) @ cols^T is the same numbers, but OpenBLAS ran
-    # that orientation (long inner dimension, short output) up to 20x slower, measured.
-    grad_weight_transposed = np.matmul(cols, _grad_out_matrices(grad_out, geom).transpose(0, 2, 1))
+    G, Og = geom.groups, geom.out_channels_per_group
+    # Built transposed, (G, Cg*kh*kw, Og): the fast matmul orientation gives it that way round.
+    grad_weight_transposed = np.zeros((G, geom.col_rows, Og), dtype=x.dtype)
+    for g, channels, filters in _group_slices(geom):
+        for images in _image_blocks(geom, x.itemsize):
+            cols = _columns(x[images, channels], _block_geometry(geom, images))  # (Cg*kh*kw, n*oh*ow)
+            # (Cg*kh*kw, Og) += (Cg*kh*kw, n*oh*ow) @ (Og, n*oh*ow)^T
+            grad_weight_transposed[g] += cols @ _grad_out_matrix(grad_out[images, filters]).T
     # (G, Cg*kh*kw, Og) -> (G, Og, Cg*kh*kw) -> (O, Cg, kh, kw)
     return grad_weight_transposed.transpose(0, 2, 1).reshape(geom.weight_shape)
 

@@ -13,15 +13,16 @@ Shape ``(G, Cg*kh*kw, N*oh*ow)`` = ``geom.col_shape``; legend in
 ``+=`` and source and destination swapped, so a pixel that lies in several receptive fields gets
 the sum of its column entries. It is what turns the column gradient back into the input gradient.
 
-Both loops run in parallel over input channels (``prange``). Each input channel owns its own
-``kh*kw`` rows of the column matrix and its own plane of the image, so no two threads ever write
-the same element: ``col2im``'s ``+=`` is race-free without atomics.
+Both loops are serial on purpose: the convolution calls them on blocks of a few images between
+two BLAS calls, and BLAS already keeps every core busy (a Numba parallel region there fought
+OpenBLAS's threads, measured 8x slower; see :mod:`minigrad.kernels.conv_cpu`). Their innermost
+step copies (or adds) one output row at a time as a 1-D slice, which LLVM turns into SIMD code.
 
 The loop functions are plain Python; ``NUMBA_DISABLE_JIT=1`` runs them as such, for debugging.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["im2col", "col2im"]
 
@@ -46,7 +47,7 @@ def _im2col_loops(
     batch, in_channels, in_h, in_w = x.shape
     out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
     out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
-    for channel in prange(in_channels):
+    for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
@@ -54,18 +55,20 @@ def _im2col_loops(
             for j in range(kernel_w):
                 x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
+                in_x_offset = j * dilation_w - pad_w  # output column x_out reads input x_out*sw + in_x_offset
+                first_in_x = x_begin * stride_w + in_x_offset
+                in_x_stop = first_in_x + (x_end - x_begin) * stride_w
                 for n in range(batch):
                     for y in range(out_h):
                         column = (n * out_h + y) * out_w
+                        dest = cols[group, row, column : column + out_w]
                         if y < y_begin or y >= y_end:
-                            cols[group, row, column : column + out_w] = 0
+                            dest[:] = 0
                             continue
-                        in_y = y * stride_h - pad_h + i * dilation_h
-                        cols[group, row, column : column + x_begin] = 0
-                        for x_out in range(x_begin, x_end):
-                            in_x = x_out * stride_w - pad_w + j * dilation_w
-                            cols[group, row, column + x_out] = x[n, channel, in_y, in_x]
-                        cols[group, row, column + x_end : column + out_w] = 0
+                        source = x[n, channel, y * stride_h - pad_h + i * dilation_h]
+                        dest[:x_begin] = 0
+                        dest[x_begin:x_end] = source[first_in_x:in_x_stop:stride_w]
+                        dest[x_end:] = 0
 
 
 def _col2im_loops(
@@ -77,7 +80,7 @@ def _col2im_loops(
     batch, in_channels, in_h, in_w = grad_x.shape
     out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
     out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
-    for channel in prange(in_channels):
+    for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
@@ -85,17 +88,18 @@ def _col2im_loops(
             for j in range(kernel_w):
                 x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
+                in_x_offset = j * dilation_w - pad_w
                 for n in range(batch):
                     for y in range(y_begin, y_end):
                         column = (n * out_h + y) * out_w
-                        in_y = y * stride_h - pad_h + i * dilation_h
+                        source = cols[group, row, column : column + out_w]
+                        dest = grad_x[n, channel, y * stride_h - pad_h + i * dilation_h]
                         for x_out in range(x_begin, x_end):
-                            in_x = x_out * stride_w - pad_w + j * dilation_w
-                            grad_x[n, channel, in_y, in_x] += cols[group, row, column + x_out]
+                            dest[x_out * stride_w + in_x_offset] += source[x_out]
 
 
-_im2col_jit = njit(cache=True, parallel=True)(_im2col_loops)
-_col2im_jit = njit(cache=True, parallel=True)(_col2im_loops)
+_im2col_jit = njit(cache=True)(_im2col_loops)
+_col2im_jit = njit(cache=True)(_col2im_loops)
 
 
 def _geometry_ints(geom):

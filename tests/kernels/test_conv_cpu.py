@@ -22,6 +22,8 @@ CASES = [
     (2, 2, 6, 9, 4, 2, (3, 2), (1, 2), (2, 0), (2, 1)),  # everything non-square
     (1, 8, 4, 4, 8, 4, (3, 3), 2, 2, 2),  # stride 2 with dilation 2
     (3, 2, 3, 3, 2, 1, (3, 3), 1, 0, 1),  # 1x1 output
+    (2, 4, 7, 6, 6, 2, (1, 1), 2, 0, 1),  # 1x1 without padding (no im2col), stride 2, two groups
+    (2, 6, 5, 7, 4, 2, (1, 1), (1, 3), 0, 2),  # 1x1 without padding, non-square stride, dilation
 ]
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
@@ -73,6 +75,26 @@ def test_by_hand(path):
 @pytest.mark.parametrize("case", CASES)
 def test_matches_reference(case, dtype, path):
     x, weight, grad_out, geom = make_case(case, dtype)
+    assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
+    assert_close(
+        conv_cpu.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_input(grad_out, weight, geom), dtype
+    )
+    assert_close(
+        conv_cpu.conv2d_grad_weight(x, grad_out, geom), reference.conv2d_grad_weight(x, grad_out, geom), dtype
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[11]])
+@pytest.mark.parametrize("images_per_block", [1, 2])
+def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypatch):
+    """Small column blocks split a batch of 5 into 1+1+1+1+1 or 2+2+1 images; grad_weight must
+    add up the contributions of all blocks."""
+    x, weight, grad_out, geom = make_case((5,) + case[1:], dtype)
+    column_bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * x.itemsize
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "COLUMN_BLOCK_BYTES", images_per_block * column_bytes_per_image)
+    assert len(conv_cpu._image_blocks(geom, x.itemsize)) == -(-5 // images_per_block)
     assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
     assert_close(
         conv_cpu.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_input(grad_out, weight, geom), dtype
