@@ -423,11 +423,11 @@ def load_cifar(name, root=None, train=True, download=False, md5="official", base
 # Each image is a flat background with one square patch of a class-specific texture, at a
 # random place and size, in random colours, plus pixel noise.  Why this is a good test set:
 #
-# * A linear classifier on pixels sits near chance (10%): the patch can be anywhere, and the
-#   foreground and background colours are both uniform over the RGB cube, so the *average*
-#   image of every class is the same flat grey.  A linear score w . x only sees averages.
-# * A small conv net with global average pooling learns it in a couple of epochs: each texture
-#   has its own 3x3-scale signature (edge orientations, periods, corners, curves) that a conv
+# * A linear classifier on pixels sits near chance (10%): the patch can be anywhere, and which
+#   of the two colours is the ink is a coin flip, so the *average* image of every class is the
+#   same flat grey.  A linear score w . x only sees such averages.
+# * A small conv net with global average pooling learns it in a few epochs: each texture has
+#   its own 3x3-scale signature (edge orientations, periods, corners, curves) that a conv
 #   filter detects wherever the patch is, whatever its colours.
 # * Every class is closed under left-right mirroring (diagonal stripes come in both
 #   orientations), so the usual RandomHorizontalFlip augmentation does not mix classes up.
@@ -442,26 +442,30 @@ SYNTHETIC_CLASS_NAMES = (
     "diagonal grid",
     "concentric rings",
     "solid square",
-    "speckle",
+    "square outline",
 )
 
 _SIDE = 32
-_MIN_HALF_SIDE, _MAX_HALF_SIDE = 5, 9        # patch side 2*h+1: 11 .. 19 pixels
-_MIN_CONTRAST, _MAX_CONTRAST = 80.0, 176.0   # per-channel |foreground - background| >= 80
-_NOISE_STD = 16.0                            # Gaussian pixel noise, in 0..255 units
+_MIN_HALF_SIDE, _MAX_HALF_SIDE = 6, 10       # patch side 2*h+1: 13 .. 21 pixels
+_DARKEST_LIGHT, _MIN_CONTRAST = 160.0, 60.0  # light colours in 160..255, dark in 0..99
+_NOISE_STD = 8.0                             # Gaussian pixel noise, in 0..255 units
 
 
-def _texture(label, rows, cols, ring_index, coin, speckle):
-    """Boolean "ink" mask of class ``label``.  ``rows``/``cols`` are pixel offsets from the
-    patch centre shifted by a random phase; all stripes have a period of 4 pixels."""
+def _texture(label, rows, cols, half_side, coin):
+    """Boolean "ink" mask of class ``label`` inside the patch.
+
+    ``rows``/``cols`` are each pixel's offsets from the patch centre, already shifted by a
+    random phase for the periodic textures; ``half_side`` is the patch's half width; ``coin``
+    picks the orientation of the diagonal stripes.  Most textures have a period of 4 pixels.
+    """
     if label == 0:
         return rows % 4 < 2
     if label == 1:
         return cols % 4 < 2
     if label == 2:  # "\" or "/" at random
         return np.where(coin, (rows - cols) % 4 < 2, (rows + cols) % 4 < 2)
-    if label == 3:
-        return (rows // 2 + cols // 2) % 2 == 0
+    if label == 3:  # 3x3 cells: a coarser scale than the stripes
+        return (rows // 3 + cols // 3) % 2 == 0
     if label == 4:
         return (rows % 4 < 2) & (cols % 4 < 2)
     if label == 5:
@@ -469,11 +473,11 @@ def _texture(label, rows, cols, ring_index, coin, speckle):
     if label == 6:
         return ((rows - cols) % 4 == 0) | ((rows + cols) % 4 == 0)
     if label == 7:
-        return ring_index % 4 < 2
+        return np.rint(np.hypot(rows, cols)) % 4 < 2
     if label == 8:
         return np.ones(rows.shape, dtype=bool)
-    if label == 9:
-        return speckle
+    if label == 9:  # a 2-pixel border
+        return np.maximum(np.abs(rows), np.abs(cols)) >= half_side - 1
     raise ValueError(f"no synthetic class {label}")
 
 
@@ -515,18 +519,22 @@ def synthetic_images(num_images, seed=0, train=True):
     ink = np.zeros((n, _SIDE, _SIDE), dtype=bool)
     for label in range(len(SYNTHETIC_CLASS_NAMES)):
         chosen = np.flatnonzero(labels == label)
-        shift = phase[chosen, None, None]
-        ring_index = np.rint(np.hypot(row_offset[chosen], col_offset[chosen])) + shift
-        speckle = rng.random((len(chosen), _SIDE, _SIDE)) < 0.5 if label == 9 else None
-        ink[chosen] = _texture(label, row_offset[chosen] + shift, col_offset[chosen] + shift,
-                               ring_index, coin[chosen, None, None], speckle)
+        rows, cols = row_offset[chosen], col_offset[chosen]
+        if label not in (7, 9):  # rings and outlines stay centred; the rest get a phase
+            rows = rows + phase[chosen, None, None]
+            cols = cols + phase[chosen, None, None]
+        ink[chosen] = _texture(label, rows, cols, half_side[chosen, None, None],
+                               coin[chosen, None, None])
     ink &= inside
 
-    # Foreground = background shifted by 80..176 per channel, wrapped around 256: both colours
-    # are uniform over the RGB cube, yet every channel keeps a contrast of at least 80.
-    background = rng.uniform(0, 256, size=(n, 3)).astype(np.float32)
-    contrast = rng.uniform(_MIN_CONTRAST, _MAX_CONTRAST, size=(n, 3)).astype(np.float32)
-    foreground = (background + contrast) % 256
+    # One dark and one light colour per image, and a coin for which of them is the ink.  The
+    # contrast has the same sign in all three channels (so an edge is an edge in every
+    # channel), and averaged over the coin every pixel of every class has the same mean.
+    dark = rng.uniform(0, _DARKEST_LIGHT - _MIN_CONTRAST, size=(n, 3)).astype(np.float32)
+    light = rng.uniform(_DARKEST_LIGHT, 256, size=(n, 3)).astype(np.float32)
+    light_ink = (rng.random(n) < 0.5)[:, None]
+    foreground = np.where(light_ink, light, dark)
+    background = np.where(light_ink, dark, light)
     images = np.where(ink[:, None], foreground[:, :, None, None], background[:, :, None, None])
     images += _NOISE_STD * rng.standard_normal(images.shape, dtype=np.float32)
     images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
