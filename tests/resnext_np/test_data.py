@@ -8,10 +8,10 @@ official one, which is itself tested: a user's archive is checked against the of
 import hashlib
 import http.server
 import io
-import os
 import pickle
 import tarfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,7 +149,7 @@ def test_default_root_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RESNEXT_NP_DATA", str(tmp_path / "elsewhere"))
     assert data.default_data_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("RESNEXT_NP_DATA")
-    assert data.default_data_dir() == data.Path.home() / ".cache" / "resnext_np"
+    assert data.default_data_dir() == Path.home() / ".cache" / "resnext_np"
 
 
 def test_unknown_names():
