@@ -41,8 +41,14 @@ def uses_direct_path(geom):
     # Narrow groups: each group's matmul would be (Og x Cg*kh*kw) @ (Cg*kh*kw x N*oh*ow) with
     # Og and Cg*kh*kw tiny, which BLAS runs far below peak, while im2col still copies kh*kw
     # times the input. Depthwise convs (Cg = 1) are the extreme case.
+    # Stride 1 only: then an output row is one contiguous run of the padded input, which LLVM
+    # vectorises; with stride 2 the loops stay scalar and im2col + matmul wins by 2-6x
+    # (measured at batch 128: 64 ch, 32x32, groups 4: 347 vs 150 ms forward+backward;
+    # 128 ch, 16x16, groups 4: 470 vs 73 ms).
     return (
-        geom.in_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
+        geom.stride_h == 1
+        and geom.stride_w == 1
+        and geom.in_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
         and geom.out_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
     )
 
@@ -214,7 +220,7 @@ def _conv2d_grad_weight_im2col(x, grad_out, geom):
 
 
 # --------------------------------------------------------------------------------------------
-# Direct loops, one parallel task per (image n, group g)
+# Direct loops (stride 1 only), one parallel task per (image n, group g)
 #
 # Each task copies its group's Cg input planes into a zero-padded scratch buffer, so the kernel
 # loops never test for borders. Each padded plane is stored flat, row after row (row pitch Wp):
@@ -223,24 +229,14 @@ def _conv2d_grad_weight_im2col(x, grad_out, geom):
 #
 # Output pixel (y, x) and tap (i, j) read padded index
 #
-#     (y*sh + i*dh)*Wp + x*sw + j*dw  =  y*(sh*Wp) + x*sw + shift(i, j),   shift = i*dh*Wp + j*dw
+#     (y + i*dh)*Wp + x + j*dw  =  y*Wp + x + shift(i, j),   shift = i*dh*Wp + j*dw
 #
-# With stride 1 this is just  y*Wp + x + shift: an output row that runs past ow simply wraps
-# into the next padded row. So we compute Wp "columns" per output row instead of ow (the
-# Wp - ow extra ones are thrown away) and the oh short inner loops become one long contiguous
-# loop over oh*Wp positions, which LLVM vectorises. Other strides keep one loop per output row.
+# An output row that runs past ow simply wraps into the next padded row, so we compute Wp
+# "columns" per output row instead of ow (the Wp - ow extra ones are thrown away) and the oh
+# short loops become one long contiguous loop over oh*Wp positions, which LLVM vectorises:
+#
+#     out_flat[o, y*Wp + x] += w[o, c, i, j] * padded[c, shift(i, j) + y*Wp + x]
 # --------------------------------------------------------------------------------------------
-
-
-def _flat_loop_sizes(stride_h, stride_w, out_h, out_w, padded_w):
-    """``(rows, row_length, padded_row_step)`` for the position loops described above.
-
-    Output pixel ``(y, x)`` sits at flat position ``y*row_pitch + x`` of a task's scratch output,
-    with ``row_pitch = padded_w`` when strides are 1 (rows wrap) and ``out_w`` otherwise.
-    """
-    if stride_h == 1 and stride_w == 1:
-        return 1, out_h * padded_w, padded_w
-    return out_h, out_w, stride_h * padded_w
 
 
 def _copy_padded(source, n, first_channel, padded, pad_h, pad_w, padded_w):
@@ -267,87 +263,64 @@ def _copy_to_row_pitch(source, n, first_channel, flat, row_pitch):
 
 _copy_padded_jit = njit(cache=True)(_copy_padded)
 _copy_to_row_pitch_jit = njit(cache=True)(_copy_to_row_pitch)
-_flat_loop_sizes_jit = njit(cache=True)(_flat_loop_sizes)
 
-# In the loops below, the innermost loop over ``k`` runs over 1-D contiguous slices whenever
-# stride_w == 1: that is the form LLVM turns into SIMD code (indexing the 2-D scratch arrays
-# directly, or with a run-time step, stays scalar and is ~5x slower). Other strides get a plain
-# strided loop.
+# In the loops below, the innermost loop over ``k`` runs over 1-D contiguous slices: that is the
+# form LLVM turns into SIMD code (indexing the 2-D scratch arrays directly stays scalar and is
+# ~5x slower).
 
 
-def _direct_forward_one_task(
-    x, weight, out, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
-    """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g*Og + o, c, i, j] * padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw]"""
-    batch, _, in_h, in_w = x.shape
+def _direct_forward_one_task(x, weight, out, n, g, groups, pad_h, pad_w, dilation_h, dilation_w):
+    """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g*Og + o, c, i, j] * padded[c, (y + i*dh)*Wp + x + j*dw]"""
+    _, _, in_h, in_w = x.shape
     out_channels, in_channels_per_group, kernel_h, kernel_w = weight.shape
     out_h, out_w = out.shape[2], out.shape[3]
     out_channels_per_group = out_channels // groups
     padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
-    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
-    row_pitch = padded_w if rows == 1 else out_w
+    positions = out_h * padded_w  # output rows at pitch Wp, wrapping (see above)
     # With wrapping rows the last position reads (kw - 1)*dw past the final padded row.
-    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
-    padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+    padded = np.zeros((in_channels_per_group, padded_h * padded_w + (kernel_w - 1) * dilation_w), dtype=x.dtype)
     _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
-    out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=x.dtype)
+    out_flat = np.zeros((out_channels_per_group, positions), dtype=x.dtype)
     # o outermost: one output plane stays in L1 cache while every tap is added onto it.
     for o in range(out_channels_per_group):
+        out_plane = out_flat[o]
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
                 for j in range(kernel_w):
                     tap_weight = weight[g * out_channels_per_group + o, c, i, j]
                     shift = i * dilation_h * padded_w + j * dilation_w
-                    for row in range(rows):
-                        out_row = out_flat[o, row * row_length : (row + 1) * row_length]
-                        start = row * padded_row_step + shift
-                        if stride_w == 1:
-                            source = padded[c, start : start + row_length]
-                            for k in range(row_length):
-                                out_row[k] += tap_weight * source[k]
-                        else:
-                            for k in range(row_length):
-                                out_row[k] += tap_weight * padded[c, start + k * stride_w]
+                    source = padded[c, shift : shift + positions]
+                    for k in range(positions):
+                        out_plane[k] += tap_weight * source[k]
     for o in range(out_channels_per_group):
         for y in range(out_h):
             for x_out in range(out_w):
-                out[n, g * out_channels_per_group + o, y, x_out] = out_flat[o, y * row_pitch + x_out]
+                out[n, g * out_channels_per_group + o, y, x_out] = out_flat[o, y * padded_w + x_out]
 
 
-def _direct_grad_input_one_task(
-    grad_out, weight, grad_x, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
-    """grad_padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] += w[g*Og + o, c, i, j] * gy[n, g*Og + o, y, x],
+def _direct_grad_input_one_task(grad_out, weight, grad_x, n, g, groups, pad_h, pad_w, dilation_h, dilation_w):
+    """grad_padded[c, (y + i*dh)*Wp + x + j*dw] += w[g*Og + o, c, i, j] * gy[n, g*Og + o, y, x],
     the forward loops with source and destination swapped; then the padding is cut away."""
-    batch, _, in_h, in_w = grad_x.shape
+    _, _, in_h, in_w = grad_x.shape
     out_channels, in_channels_per_group, kernel_h, kernel_w = weight.shape
-    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
     out_channels_per_group = out_channels // groups
     padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
-    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
-    row_pitch = padded_w if rows == 1 else out_w
-    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
+    positions = grad_out.shape[2] * padded_w
     # The wrapped columns (x >= ow) of grad_out_flat stay zero, so they add nothing.
-    grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
-    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
-    grad_padded = np.zeros((in_channels_per_group, padded_size), dtype=grad_out.dtype)
+    grad_out_flat = np.zeros((out_channels_per_group, positions), dtype=grad_out.dtype)
+    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, padded_w)
+    grad_padded = np.zeros((in_channels_per_group, padded_h * padded_w + (kernel_w - 1) * dilation_w), dtype=grad_out.dtype)
     # c outermost: one input-gradient plane stays in L1 cache while it collects every tap.
     for c in range(in_channels_per_group):
         for i in range(kernel_h):
             for j in range(kernel_w):
                 shift = i * dilation_h * padded_w + j * dilation_w
+                dest = grad_padded[c, shift : shift + positions]
                 for o in range(out_channels_per_group):
                     tap_weight = weight[g * out_channels_per_group + o, c, i, j]
-                    for row in range(rows):
-                        grad_out_row = grad_out_flat[o, row * row_length : (row + 1) * row_length]
-                        start = row * padded_row_step + shift
-                        if stride_w == 1:
-                            dest = grad_padded[c, start : start + row_length]
-                            for k in range(row_length):
-                                dest[k] += tap_weight * grad_out_row[k]
-                        else:
-                            for k in range(row_length):
-                                grad_padded[c, start + k * stride_w] += tap_weight * grad_out_row[k]
+                    grad_out_plane = grad_out_flat[o]
+                    for k in range(positions):
+                        dest[k] += tap_weight * grad_out_plane[k]
     for c in range(in_channels_per_group):
         for p in range(in_h):
             start = (p + pad_h) * padded_w + pad_w
@@ -355,70 +328,47 @@ def _direct_grad_input_one_task(
                 grad_x[n, g * in_channels_per_group + c, p, q] = grad_padded[c, start + q]
 
 
-def _direct_grad_weight_one_task(
-    x, grad_out, grad_weight_per_image, n, g, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
-    """grad_weight_per_image[n, g*Og + o, c, i, j]
-         = sum_{y,x} padded[c, (y*sh + i*dh)*Wp + x*sw + j*dw] * gy[n, g*Og + o, y, x];
+def _direct_grad_weight_one_task(x, grad_out, grad_weight_per_image, n, g, groups, pad_h, pad_w, dilation_h, dilation_w):
+    """grad_weight_per_image[n, g*Og + o, c, i, j] = sum_{y,x} padded[c, (y + i*dh)*Wp + x + j*dw] * gy[n, g*Og + o, y, x];
     the caller sums over n (each task writes only its own image's slice: no races)."""
-    batch, _, in_h, in_w = x.shape
+    _, _, in_h, in_w = x.shape
     _, out_channels, in_channels_per_group, kernel_h, kernel_w = grad_weight_per_image.shape
-    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
     out_channels_per_group = out_channels // groups
     padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
-    rows, row_length, padded_row_step = _flat_loop_sizes_jit(stride_h, stride_w, out_h, out_w, padded_w)
-    row_pitch = padded_w if rows == 1 else out_w
-    padded_size = padded_h * padded_w + (kernel_w - 1) * dilation_w
-    padded = np.zeros((in_channels_per_group, padded_size), dtype=x.dtype)
+    positions = grad_out.shape[2] * padded_w
+    padded = np.zeros((in_channels_per_group, padded_h * padded_w + (kernel_w - 1) * dilation_w), dtype=x.dtype)
     _copy_padded_jit(x, n, g * in_channels_per_group, padded, pad_h, pad_w, padded_w)
     # Zero in the wrapped columns, so garbage positions add nothing to the sums.
-    grad_out_flat = np.zeros((out_channels_per_group, rows * row_length), dtype=grad_out.dtype)
-    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, row_pitch)
+    grad_out_flat = np.zeros((out_channels_per_group, positions), dtype=grad_out.dtype)
+    _copy_to_row_pitch_jit(grad_out, n, g * out_channels_per_group, grad_out_flat, padded_w)
     for o in range(out_channels_per_group):
+        grad_out_plane = grad_out_flat[o]
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
                 for j in range(kernel_w):
                     shift = i * dilation_h * padded_w + j * dilation_w
+                    source = padded[c, shift : shift + positions]
                     total = grad_out_flat.dtype.type(0)
-                    for row in range(rows):
-                        grad_out_row = grad_out_flat[o, row * row_length : (row + 1) * row_length]
-                        start = row * padded_row_step + shift
-                        if stride_w == 1:
-                            source = padded[c, start : start + row_length]
-                            for k in range(row_length):
-                                total += source[k] * grad_out_row[k]
-                        else:
-                            for k in range(row_length):
-                                total += padded[c, start + k * stride_w] * grad_out_row[k]
+                    for k in range(positions):
+                        total += source[k] * grad_out_plane[k]
                     grad_weight_per_image[n, g * out_channels_per_group + o, c, i, j] = total
 
 
-def _direct_forward_loops(x, weight, out, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w):
+def _direct_forward_loops(x, weight, out, groups, pad_h, pad_w, dilation_h, dilation_w):
     for task in prange(x.shape[0] * groups):
-        _direct_forward_one_task_jit(
-            x, weight, out, task // groups, task % groups, groups,
-            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-        )  # fmt: skip
+        _direct_forward_one_task_jit(x, weight, out, task // groups, task % groups, groups, pad_h, pad_w, dilation_h, dilation_w)
 
 
-def _direct_grad_input_loops(
-    grad_out, weight, grad_x, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
+def _direct_grad_input_loops(grad_out, weight, grad_x, groups, pad_h, pad_w, dilation_h, dilation_w):
     for task in prange(grad_out.shape[0] * groups):
-        _direct_grad_input_one_task_jit(
-            grad_out, weight, grad_x, task // groups, task % groups, groups,
-            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-        )  # fmt: skip
+        _direct_grad_input_one_task_jit(grad_out, weight, grad_x, task // groups, task % groups, groups, pad_h, pad_w, dilation_h, dilation_w)
 
 
-def _direct_grad_weight_loops(
-    x, grad_out, grad_weight_per_image, groups, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
+def _direct_grad_weight_loops(x, grad_out, grad_weight_per_image, groups, pad_h, pad_w, dilation_h, dilation_w):
     for task in prange(x.shape[0] * groups):
         _direct_grad_weight_one_task_jit(
-            x, grad_out, grad_weight_per_image, task // groups, task % groups, groups,
-            stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-        )  # fmt: skip
+            x, grad_out, grad_weight_per_image, task // groups, task % groups, groups, pad_h, pad_w, dilation_h, dilation_w
+        )
 
 
 # One parallel task per (image n, group g): each writes only its own slice of the output, so
@@ -437,29 +387,28 @@ _direct_grad_input_jit = njit(cache=True, parallel=True)(_direct_grad_input_loop
 _direct_grad_weight_jit = njit(cache=True, parallel=True)(_direct_grad_weight_loops)
 
 
-def _strides_padding_dilation(geom):
-    return (
-        geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w,
-    )  # fmt: skip
+def _padding_dilation(geom):
+    assert geom.stride_h == geom.stride_w == 1, "the direct loops are for stride 1 only (uses_direct_path)"
+    return geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w
 
 
 def _conv2d_forward_direct(x, weight, geom):
     # C-contiguous inputs keep Numba at one compiled version per dtype.
     x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
     out = np.empty(geom.output_shape, dtype=x.dtype)
-    _direct_forward_jit(x, weight, out, geom.groups, *_strides_padding_dilation(geom))
+    _direct_forward_jit(x, weight, out, geom.groups, *_padding_dilation(geom))
     return out
 
 
 def _conv2d_grad_input_direct(grad_out, weight, geom):
     grad_out, weight = np.ascontiguousarray(grad_out), np.ascontiguousarray(weight)
     grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
-    _direct_grad_input_jit(grad_out, weight, grad_x, geom.groups, *_strides_padding_dilation(geom))
+    _direct_grad_input_jit(grad_out, weight, grad_x, geom.groups, *_padding_dilation(geom))
     return grad_x
 
 
 def _conv2d_grad_weight_direct(x, grad_out, geom):
     x, grad_out = np.ascontiguousarray(x), np.ascontiguousarray(grad_out)
     grad_weight_per_image = np.empty((geom.batch,) + geom.weight_shape, dtype=x.dtype)
-    _direct_grad_weight_jit(x, grad_out, grad_weight_per_image, geom.groups, *_strides_padding_dilation(geom))
+    _direct_grad_weight_jit(x, grad_out, grad_weight_per_image, geom.groups, *_padding_dilation(geom))
     return grad_weight_per_image.sum(axis=0)

@@ -1,0 +1,185 @@
+"""Training-step throughput: minigrad vs PyTorch on the same ResNeXt, batch and thread count.
+
+    python benchmarks/train_step.py                       # the smallest preset at batch 128 and ResNeXt-29 32x4d at 64
+    python benchmarks/train_step.py --cases resnext11_4x8d_w1:128 --steps 5
+
+A step is forward, cross-entropy, backward and an SGD (Nesterov, weight decay) update on a fixed
+random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess, so its peak
+memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
+peak minus the resident size just before the first step (after imports, the model and the batch).
+The PyTorch model is the same architecture built here from ``torch.nn`` (same widths, groups,
+strides, BN, no conv biases), with the same thread count (``torch.set_num_threads``).
+Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+DEFAULT_CASES = ["resnext11_4x8d_w1:128", "resnext29_32x4d:64"]
+
+
+def _peak_rss_mib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _current_rss_mib():
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _torch_resnext(config, num_classes):
+    """The CifarResNeXt architecture of resnext_np.model, in torch.nn."""
+    import torch.nn as nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, in_channels, out_channels, stride, cardinality, base_width, widen_factor):
+            super().__init__()
+            width = cardinality * int(base_width * out_channels / (widen_factor * 64.0))
+            self.conv_reduce = nn.Conv2d(in_channels, width, 1, bias=False)
+            self.bn_reduce = nn.BatchNorm2d(width)
+            self.conv_conv = nn.Conv2d(width, width, 3, stride, 1, groups=cardinality, bias=False)
+            self.bn = nn.BatchNorm2d(width)
+            self.conv_expand = nn.Conv2d(width, out_channels, 1, bias=False)
+            self.bn_expand = nn.BatchNorm2d(out_channels)
+            self.shortcut = nn.Sequential()
+            if stride != 1 or in_channels != out_channels:
+                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                              nn.BatchNorm2d(out_channels))
+
+        def forward(self, x):
+            y = self.bn_reduce(self.conv_reduce(x)).relu()
+            y = self.bn(self.conv_conv(y)).relu()
+            y = self.bn_expand(self.conv_expand(y))
+            return (self.shortcut(x) + y).relu()
+
+    cardinality, depth, base_width = config["cardinality"], config["depth"], config["base_width"]
+    widen_factor = config.get("widen_factor", 4)
+    blocks_per_stage = (depth - 2) // 9
+    widths = [64, 64 * widen_factor, 128 * widen_factor, 256 * widen_factor]
+    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    for stage in range(3):
+        for block in range(blocks_per_stage):
+            in_channels = widths[stage] if block == 0 else widths[stage + 1]
+            stride = (1 if stage == 0 else 2) if block == 0 else 1
+            layers.append(Bottleneck(in_channels, widths[stage + 1], stride, cardinality, base_width, widen_factor))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[3], num_classes)]
+    return nn.Sequential(*layers)
+
+
+def measure(framework, preset, batch, steps, warmup, threads):
+    """Run in a subprocess: time training steps, return a dict of results."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    labels = rng.integers(0, 10, batch)
+    if framework == "minigrad":
+        import numba
+
+        import minigrad as mg
+        from resnext_np.model import build_model
+
+        numba.set_num_threads(threads)
+        mg.manual_seed(0)
+        model = build_model(preset, num_classes=10)
+        optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        inputs = mg.tensor(images)
+
+        def step():
+            loss = mg.functional.cross_entropy(model(inputs), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    else:
+        import torch
+
+        from resnext_np.model import PRESETS
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model = _torch_resnext(PRESETS[preset], num_classes=10)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        inputs, targets = torch.from_numpy(images), torch.from_numpy(labels)
+
+        def step():
+            loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    rss_before = _current_rss_mib()
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    median = sorted(times)[len(times) // 2]
+    return {"seconds_per_step": median, "images_per_second": batch / median,
+            "peak_mib": _peak_rss_mib(), "extra_mib": _peak_rss_mib() - rss_before}
+
+
+def run_case(framework, preset, batch, args):
+    command = [sys.executable, __file__, "--worker", framework, preset, str(batch),
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        return {"error": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "failed"}
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES, help="PRESET:BATCH pairs")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per case (median reported)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (JIT, allocator)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        framework, preset, batch = args.worker
+        print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads)))
+        return 0
+
+    try:
+        import torch  # noqa: F401
+
+        frameworks = ["minigrad", "torch"]
+    except ImportError:
+        frameworks = ["minigrad"]
+        print("PyTorch is not installed: minigrad only, no ratios")
+    print(f"threads: {args.threads}; load average at start: {os.getloadavg()[0]:.2f}; "
+          f"median of {args.steps} steps after {args.warmup} warm-up steps")
+    header = f"{'model':<22}{'batch':>6}" + "".join(
+        f"{name + ' img/s':>16}{name + ' peak MiB':>18}{name + ' extra MiB':>19}" for name in frameworks)
+    if len(frameworks) == 2:
+        header += f"{'speed ratio':>13}{'extra-mem ratio':>17}"
+    print(header)
+    for case in args.cases:
+        preset, batch = case.split(":")
+        results = {name: run_case(name, preset, int(batch), args) for name in frameworks}
+        line = f"{preset:<22}{batch:>6}"
+        for name in frameworks:
+            result = results[name]
+            if "error" in result:
+                line += f"{'error: ' + result['error'][:40]:>53}"
+            else:
+                line += f"{result['images_per_second']:>16.1f}{result['peak_mib']:>18.0f}{result['extra_mib']:>19.0f}"
+        if len(frameworks) == 2 and not any("error" in r for r in results.values()):
+            ours, theirs = results["minigrad"], results["torch"]
+            line += f"{ours['images_per_second'] / theirs['images_per_second']:>12.2f}x"
+            line += f"{ours['extra_mib'] / max(theirs['extra_mib'], 1):>16.2f}x"
+        print(line, flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
