@@ -18,7 +18,8 @@ results in the dtype of the inputs (float32 stays float32). There are two ways t
   4-16 channels per group): there each group's matrix product is too thin for BLAS, and the
   im2col copy (``kh*kw`` times the input) costs more than the arithmetic itself.
 
-:func:`uses_direct_path` picks between them.
+:func:`uses_direct_path` picks between them; 1x1 kernels without padding need no im2col at all
+(``_*_pointwise``: one batched matrix product per group).
 """
 
 from dataclasses import replace
@@ -59,6 +60,8 @@ def conv2d_forward(x, weight, geom):
     _check_shape("weight", weight, geom.weight_shape)
     if uses_direct_path(geom):
         return _conv2d_forward_direct(x, weight, geom)
+    if _is_pointwise(geom):
+        return _conv2d_forward_pointwise(x, weight, geom)
     return _conv2d_forward_im2col(x, weight, geom)
 
 
@@ -68,6 +71,8 @@ def conv2d_grad_input(grad_out, weight, geom):
     _check_shape("weight", weight, geom.weight_shape)
     if uses_direct_path(geom):
         return _conv2d_grad_input_direct(grad_out, weight, geom)
+    if _is_pointwise(geom):
+        return _conv2d_grad_input_pointwise(grad_out, weight, geom)
     return _conv2d_grad_input_im2col(grad_out, weight, geom)
 
 
@@ -77,12 +82,76 @@ def conv2d_grad_weight(x, grad_out, geom):
     _check_shape("grad_out", grad_out, geom.output_shape)
     if uses_direct_path(geom):
         return _conv2d_grad_weight_direct(x, grad_out, geom)
+    if _is_pointwise(geom):
+        return _conv2d_grad_weight_pointwise(x, grad_out, geom)
     return _conv2d_grad_weight_im2col(x, grad_out, geom)
 
 
 def _check_shape(name, array, expected):
     if array.shape != expected:
         raise ValueError(f"{name} has shape {array.shape}, but the geometry expects {expected}")
+
+
+# --------------------------------------------------------------------------------------------
+# Pointwise: 1x1 kernels without padding (ResNeXt's conv_reduce, conv_expand and shortcut)
+#
+# A 1x1 kernel has no taps to unfold: each output pixel mixes the channels of one input pixel
+# (every stride-th one). Viewing an image as a (C, P) matrix of P = oh*ow pixels, a group is one
+# matrix product per image, which np.matmul broadcasts over the batch without any copy:
+#
+#     forward   (N, Og, P) = W_g (Og, Cg)    @ x_g (N, Cg, P)
+#     grad_in   (N, Cg, P) = W_g^T (Cg, Og)  @ dY_g (N, Og, P)
+#     grad_w    (Og, Cg)   = sum_n dY_g[n] (Og, P) @ x_g[n]^T (P, Cg)
+#
+# Measured at batch 128 against im2col + matmul (which transpose-copies to (C, N*P) and back):
+# 64 -> 64 channels at 32x32, forward / grad input / grad weight 14 / 14 / 10 ms instead of
+# 29 / 34 / 25 ms.
+# --------------------------------------------------------------------------------------------
+
+
+def _is_pointwise(geom):
+    """A 1x1 kernel without padding: every output pixel reads one (strided) input pixel."""
+    return geom.kernel_h == geom.kernel_w == 1 and geom.pad_h == geom.pad_w == 0
+
+
+def _pointwise_pixels(x, geom):
+    """``(N, C, H, W) -> (N, C, oh*ow)``: the input pixels a 1x1 kernel reads (every stride-th one)."""
+    if geom.stride_h == geom.stride_w == 1:
+        return x.reshape(geom.batch, geom.in_channels, geom.out_h * geom.out_w)
+    strided = np.ascontiguousarray(x[:, :, :: geom.stride_h, :: geom.stride_w])  # (N, C, oh, ow)
+    return strided.reshape(geom.batch, geom.in_channels, geom.out_h * geom.out_w)
+
+
+def _conv2d_forward_pointwise(x, weight, geom):
+    pixels = _pointwise_pixels(x, geom)  # (N, C, P)
+    out = np.empty((geom.batch, geom.out_channels, geom.out_h * geom.out_w), dtype=x.dtype)
+    for _, channels, filters in _group_slices(geom):
+        # (N, Og, P) = (Og, Cg) @ (N, Cg, P)
+        np.matmul(weight[filters, :, 0, 0], pixels[:, channels], out=out[:, filters])
+    return out.reshape(geom.output_shape)
+
+
+def _conv2d_grad_input_pointwise(grad_out, weight, geom):
+    grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
+    grad_pixels = np.empty((geom.batch, geom.in_channels, geom.out_h * geom.out_w), dtype=grad_out.dtype)
+    for _, channels, filters in _group_slices(geom):
+        # (N, Cg, P) = (Og, Cg)^T @ (N, Og, P)
+        np.matmul(weight[filters, :, 0, 0].T, grad_out_pixels[:, filters], out=grad_pixels[:, channels])
+    if geom.stride_h == geom.stride_w == 1:
+        return grad_pixels.reshape(geom.input_shape)
+    grad_x = np.zeros(geom.input_shape, dtype=grad_out.dtype)  # pixels a stride skips get no gradient
+    grad_x[:, :, :: geom.stride_h, :: geom.stride_w] = grad_pixels.reshape(geom.batch, geom.in_channels, geom.out_h, geom.out_w)
+    return grad_x
+
+
+def _conv2d_grad_weight_pointwise(x, grad_out, geom):
+    pixels = _pointwise_pixels(x, geom)  # (N, C, P)
+    grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
+    grad_weight = np.empty(geom.weight_shape, dtype=x.dtype)
+    for _, channels, filters in _group_slices(geom):
+        # (Og, Cg) = sum_n (N, Og, P) @ (N, P, Cg)
+        grad_weight[filters, :, 0, 0] = np.matmul(grad_out_pixels[:, filters], pixels[:, channels].transpose(0, 2, 1)).sum(axis=0)
+    return grad_weight
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,9 +182,6 @@ def _check_shape(name, array, expected):
 # im2col and col2im run serially here (see minigrad.kernels.im2col): BLAS already uses every
 # core, and a Numba parallel region right after a BLAS call fought OpenBLAS's still-spinning
 # threads (64 one-image parallel im2col calls: 505 ms, serial: 66 ms).
-#
-# 1x1 convolutions without padding skip im2col altogether: their columns are the input pixels
-# themselves (every stride-th one), so a NumPy transpose-copy builds them (``_columns``).
 # --------------------------------------------------------------------------------------------
 
 # Column-matrix bytes per block. Measured on 64 x 64ch x 32x32, 3x3, forward+backward, under
@@ -151,28 +217,13 @@ def _grad_out_matrix(grad_out_block):
     return grad_out_block.transpose(1, 0, 2, 3).reshape(out_channels_per_group, -1)
 
 
-def _is_pointwise(geom):
-    """A 1x1 kernel without padding: every column is one (strided) input pixel, as it is."""
-    return geom.kernel_h == geom.kernel_w == 1 and geom.pad_h == geom.pad_w == 0
-
-
 def _columns(x_block, block):
     """``(n, Cg, H, W) -> (Cg*kh*kw, n*oh*ow)``: im2col of one group's block of images."""
-    if _is_pointwise(block):
-        # No taps to unfold: the columns are the pixels, so a NumPy transpose-copy does it.
-        pixels = x_block[:, :, :: block.stride_h, :: block.stride_w]  # (n, Cg, oh, ow)
-        return pixels.transpose(1, 0, 2, 3).reshape(block.col_rows, block.col_cols)
     return im2col(x_block, block)[0]
 
 
 def _fold_columns(grad_cols, block):
     """``(Cg*kh*kw, n*oh*ow) -> (n, Cg, H, W)``: col2im, the adjoint of :func:`_columns`."""
-    if _is_pointwise(block):
-        # Pixels that a stride skips get no gradient.
-        grad_x = np.zeros(block.input_shape, dtype=grad_cols.dtype)
-        grad_pixels = grad_cols.reshape(block.col_rows, block.batch, block.out_h, block.out_w)
-        grad_x[:, :, :: block.stride_h, :: block.stride_w] = grad_pixels.transpose(1, 0, 2, 3)
-        return grad_x
     return col2im(grad_cols[None], block)
 
 
