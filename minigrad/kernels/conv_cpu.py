@@ -125,18 +125,22 @@ def _pointwise_pixels(x, geom):
 def _conv2d_forward_pointwise(x, weight, geom):
     pixels = _pointwise_pixels(x, geom)  # (N, C, P)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h * geom.out_w), dtype=x.dtype)
+    # BEGIN SOLUTION t05_grouped_conv_forward
     for _, channels, filters in _group_slices(geom):
         # (N, Og, P) = (Og, Cg) @ (N, Cg, P)
         np.matmul(weight[filters, :, 0, 0], pixels[:, channels], out=out[:, filters])
+    # END SOLUTION
     return out.reshape(geom.output_shape)
 
 
 def _conv2d_grad_input_pointwise(grad_out, weight, geom):
     grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
     grad_pixels = np.empty((geom.batch, geom.in_channels, geom.out_h * geom.out_w), dtype=grad_out.dtype)
+    # BEGIN SOLUTION t06_conv_backward
     for _, channels, filters in _group_slices(geom):
         # (N, Cg, P) = (Og, Cg)^T @ (N, Og, P)
         np.matmul(weight[filters, :, 0, 0].T, grad_out_pixels[:, filters], out=grad_pixels[:, channels])
+    # END SOLUTION
     if geom.stride_h == geom.stride_w == 1:
         return grad_pixels.reshape(geom.input_shape)
     grad_x = np.zeros(geom.input_shape, dtype=grad_out.dtype)  # pixels a stride skips get no gradient
@@ -148,9 +152,11 @@ def _conv2d_grad_weight_pointwise(x, grad_out, geom):
     pixels = _pointwise_pixels(x, geom)  # (N, C, P)
     grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
     grad_weight = np.empty(geom.weight_shape, dtype=x.dtype)
+    # BEGIN SOLUTION t06_conv_backward
     for _, channels, filters in _group_slices(geom):
         # (Og, Cg) = sum_n (N, Og, P) @ (N, P, Cg)
         grad_weight[filters, :, 0, 0] = np.matmul(grad_out_pixels[:, filters], pixels[:, channels].transpose(0, 2, 1)).sum(axis=0)
+    # END SOLUTION
     return grad_weight
 
 
@@ -230,6 +236,7 @@ def _fold_columns(grad_cols, block):
 def _conv2d_forward_im2col(x, weight, geom):
     Og, oh, ow = geom.out_channels_per_group, geom.out_h, geom.out_w
     out = np.empty(geom.output_shape, dtype=x.dtype)
+    # BEGIN SOLUTION t05_grouped_conv_forward
     for _, channels, filters in _group_slices(geom):
         weight_matrix = weight[filters].reshape(Og, geom.col_rows)  # (Og, Cg*kh*kw)
         for images in _image_blocks(geom, x.itemsize):
@@ -242,11 +249,13 @@ def _conv2d_forward_im2col(x, weight, geom):
                 # (Og, n*oh*ow) = (Og, Cg*kh*kw) @ (Cg*kh*kw, n*oh*ow), then (Og, n, oh, ow) -> (n, Og, oh, ow)
                 out_block = (weight_matrix @ cols).reshape(Og, block.batch, oh, ow).transpose(1, 0, 2, 3)
             out[images, filters] = out_block
+    # END SOLUTION
     return out
 
 
 def _conv2d_grad_input_im2col(grad_out, weight, geom):
     grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
+    # BEGIN SOLUTION t06_conv_backward
     for _, channels, filters in _group_slices(geom):
         weight_matrix = weight[filters].reshape(geom.out_channels_per_group, geom.col_rows)  # (Og, Cg*kh*kw)
         for images in _image_blocks(geom, grad_out.itemsize):
@@ -254,6 +263,7 @@ def _conv2d_grad_input_im2col(grad_out, weight, geom):
             # (Cg*kh*kw, n*oh*ow) = (Og, Cg*kh*kw)^T @ (Og, n*oh*ow)
             grad_cols = weight_matrix.T @ _grad_out_matrix(grad_out[images, filters])
             grad_x[images, channels] = _fold_columns(grad_cols, block)  # (n, Cg, H, W)
+    # END SOLUTION
     return grad_x
 
 
@@ -261,11 +271,13 @@ def _conv2d_grad_weight_im2col(x, grad_out, geom):
     G, Og = geom.groups, geom.out_channels_per_group
     # Built transposed, (G, Cg*kh*kw, Og): the fast matmul orientation gives it that way round.
     grad_weight_transposed = np.zeros((G, geom.col_rows, Og), dtype=x.dtype)
+    # BEGIN SOLUTION t06_conv_backward
     for g, channels, filters in _group_slices(geom):
         for images in _image_blocks(geom, x.itemsize):
             cols = _columns(x[images, channels], _block_geometry(geom, images))  # (Cg*kh*kw, n*oh*ow)
             # (Cg*kh*kw, Og) += (Cg*kh*kw, n*oh*ow) @ (Og, n*oh*ow)^T
             grad_weight_transposed[g] += cols @ _grad_out_matrix(grad_out[images, filters]).T
+    # END SOLUTION
     # (G, Cg*kh*kw, Og) -> (G, Og, Cg*kh*kw) -> (O, Cg, kh, kw)
     return grad_weight_transposed.transpose(0, 2, 1).reshape(geom.weight_shape)
 
