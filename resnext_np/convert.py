@@ -46,11 +46,13 @@ def _check_form(form):
 
 def _branch_axis(layer, form):
     """The axis along which a canonical array is cut into branches, or None if it is shared."""
+    # BEGIN SOLUTION t08_block_converter
     if layer in _BRANCH_LAYERS:
         return 0
     if layer == "conv_expand" and form == "a":
         return 1
     return None
+    # END SOLUTION
 
 
 def to_grouped_state(state, form, cardinality):
@@ -71,8 +73,10 @@ def to_grouped_state(state, form, cardinality):
             raise ValueError(f"'branches.*.{rest}': expected branches 0..{cardinality - 1} "
                              f"(cardinality={cardinality}), found {sorted(by_branch)}")
         arrays = [by_branch[i] for i in range(cardinality)]
+        # BEGIN SOLUTION t08_block_converter
         axis = _branch_axis(rest.split(".")[0], form)
         grouped[rest] = arrays[0].copy() if arrays[0].ndim == 0 else np.concatenate(arrays, axis=axis)
+        # END SOLUTION
     grouped.update(shared)
     return grouped
 
@@ -96,8 +100,10 @@ def from_grouped_state(state, form, cardinality):
             if value.shape[axis] % cardinality:
                 raise ValueError(f"'{key}' has {value.shape[axis]} channels on axis {axis} (shape {value.shape}), "
                                  f"which cardinality={cardinality} does not divide")
+            # BEGIN SOLUTION t08_block_converter
             for i, piece in enumerate(np.split(value, cardinality, axis=axis)):
                 branch_states[i][key] = piece.copy()
+            # END SOLUTION
     converted = OrderedDict()
     for i, branch_state in enumerate(branch_states):
         for key, value in branch_state.items():

@@ -54,6 +54,7 @@ class Conv2d(Function):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         geometry, kernels = ctx.geometry, ctx.kernels
+        # BEGIN SOLUTION t06_conv_backward
         grad_input = grad_weight = None
         if ctx.needs_input_grad[0]:
             grad_input = kernels.conv2d_grad_input(grad_out, weight, geometry)
@@ -63,6 +64,7 @@ class Conv2d(Function):
             return grad_input, grad_weight
         grad_bias = grad_out.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
         return grad_input, grad_weight, grad_bias
+        # END SOLUTION
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

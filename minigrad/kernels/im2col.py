@@ -47,6 +47,7 @@ def _im2col_loops(
     batch, in_channels, in_h, in_w = x.shape
     out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
     out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    # BEGIN SOLUTION t04_im2col
     for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
@@ -69,6 +70,7 @@ def _im2col_loops(
                         dest[:x_begin] = 0
                         dest[x_begin:x_end] = source[first_in_x:in_x_stop:stride_w]
                         dest[x_end:] = 0
+    # END SOLUTION
 
 
 def _col2im_loops(
@@ -80,6 +82,7 @@ def _col2im_loops(
     batch, in_channels, in_h, in_w = grad_x.shape
     out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
     out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    # BEGIN SOLUTION t04_im2col
     for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
@@ -96,6 +99,7 @@ def _col2im_loops(
                         dest = grad_x[n, channel, y * stride_h - pad_h + i * dilation_h]
                         for x_out in range(x_begin, x_end):
                             dest[x_out * stride_w + in_x_offset] += source[x_out]
+    # END SOLUTION
 
 
 _im2col_jit = njit(cache=True)(_im2col_loops)

@@ -30,6 +30,7 @@ def im2col_kernel(image, columns, geometry):
     of a warp write 32 neighbouring columns (output pixels) of one row: coalesced stores, and for
     stride 1 the loads from ``image`` are neighbours too.
     """
+    # BEGIN SOLUTION t09_cuda_kernel
     rows = geometry.in_channels_per_group * geometry.kernel_h * geometry.kernel_w
     cols = geometry.batch * geometry.out_h * geometry.out_w
     for index in range(cuda.grid(1), geometry.groups * rows * cols, cuda.gridsize(1)):
@@ -52,6 +53,7 @@ def im2col_kernel(image, columns, geometry):
             columns[group, row, column] = image[n, group * geometry.in_channels_per_group + c, h, w]
         else:
             columns[group, row, column] = 0  # a tap that falls on the zero padding
+    # END SOLUTION
 
 
 @cuda.jit
