@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from minigrad.kernels.im2col import col2im, im2col
 
-__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "uses_direct_path"]
+__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "uses_direct_path", "path_name"]
 
 # Largest channels-per-group (input and output) for which the direct loops are used.
 # Measured with benchmarks/conv.py on a 2-core AVX-512 machine: at Cg = Og = 16 (64x512x8x8,
@@ -52,6 +52,13 @@ def uses_direct_path(geom):
         and geom.in_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
         and geom.out_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
     )
+
+
+def path_name(geom):
+    """Which of the three paths computes this convolution: "direct", "pointwise" or "im2col"."""
+    if uses_direct_path(geom):
+        return "direct"
+    return "pointwise" if _is_pointwise(geom) else "im2col"
 
 
 def conv2d_forward(x, weight, geom):

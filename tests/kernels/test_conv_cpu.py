@@ -143,6 +143,9 @@ def test_dispatcher_picks_direct_loops_for_narrow_groups():
     pointwise = ConvGeometry.from_shapes((8, 256, 32, 32), (256, 256, 1, 1))
     assert conv_cpu.uses_direct_path(resnext_grouped) and conv_cpu.uses_direct_path(depthwise)
     assert not conv_cpu.uses_direct_path(dense) and not conv_cpu.uses_direct_path(pointwise)
+    strided_grouped = ConvGeometry.from_shapes((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32)
+    names = [conv_cpu.path_name(g) for g in (resnext_grouped, depthwise, dense, pointwise, strided_grouped)]
+    assert names == ["direct", "direct", "im2col", "pointwise", "im2col"]
 
 
 def test_rejects_wrong_shape():
