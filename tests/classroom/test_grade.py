@@ -3,9 +3,7 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from minigrad.classroom.build import build_student_copy
 from minigrad.classroom.grade import exit_status, format_table, grade
