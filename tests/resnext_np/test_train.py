@@ -180,3 +180,12 @@ def test_per_class_table_counts_by_hand():
     labels = np.array([0, 0, 1, 2, 2])
     rows = evaluate.per_class_table(predictions, labels, ["a", "b", "c"])
     assert rows == [("a", 1, 2, 0.5, "b"), ("b", 1, 1, 1.0, "-"), ("c", 1, 2, 0.5, "a")]
+
+
+def test_blas_threads_are_limited_inside_the_context():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas_threads = lambda: [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]  # noqa: E731
+    if not blas_threads():
+        pytest.skip("numpy's BLAS is not visible to threadpoolctl here")
+    with train.limit_blas_threads(1):
+        assert blas_threads() and all(n == 1 for n in blas_threads())
