@@ -43,6 +43,18 @@ def _pad_spatial(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)), constant_values=value)
 
 
+def _add_back_through_windows(shapes, tap_gradient, dtype):
+    """The input gradient of a pooling: for every tap (i, j), add ``tap_gradient(i, j)`` (shaped like
+    the output) into the input pixels that tap read, then cut the padding away. Overlapping
+    windows simply add up."""
+    x_shape, kernel, stride, padding, out_size = shapes
+    grad_padded = np.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]), dtype=dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            _tap_view(grad_padded, i, j, stride, out_size)[...] += tap_gradient(i, j)
+    return grad_padded[:, :, padding[0]: padding[0] + x_shape[2], padding[1]: padding[1] + x_shape[3]].copy()
+
+
 class MaxPool2d(Function):
     """y = max over each window ;  dx = dy routed to the window's (first) maximum, added up over windows"""
 
@@ -67,12 +79,10 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad_out):
         (best_tap,) = ctx.saved_tensors
-        x_shape, kernel, stride, padding, out_size = ctx.shapes
-        grad_padded = np.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]), dtype=grad_out.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                _tap_view(grad_padded, i, j, stride, out_size)[...] += np.where(best_tap == i * kernel[1] + j, grad_out, 0)
-        return grad_padded[:, :, padding[0]: padding[0] + x_shape[2], padding[1]: padding[1] + x_shape[3]].copy()
+        kernel_w = ctx.shapes[1][1]
+        return _add_back_through_windows(
+            ctx.shapes, lambda i, j: np.where(best_tap == i * kernel_w + j, grad_out, 0), grad_out.dtype
+        )
 
 
 class AvgPool2d(Function):
@@ -92,13 +102,9 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        x_shape, kernel, stride, padding, out_size = ctx.shapes
+        kernel = ctx.shapes[1]
         share = grad_out / np.asarray(kernel[0] * kernel[1], dtype=grad_out.dtype)
-        grad_padded = np.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]), dtype=grad_out.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                _tap_view(grad_padded, i, j, stride, out_size)[...] += share
-        return grad_padded[:, :, padding[0]: padding[0] + x_shape[2], padding[1]: padding[1] + x_shape[3]].copy()
+        return _add_back_through_windows(ctx.shapes, lambda i, j: share, grad_out.dtype)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
