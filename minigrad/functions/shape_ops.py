@@ -68,12 +68,15 @@ class Concatenate(Function):
         if not arrays:
             raise ValueError("concatenate needs at least one tensor")
         ndim = arrays[0].ndim
-        axis = axis % ndim if -ndim <= axis < ndim else None
-        if axis is None:
-            raise ValueError(f"concatenate axis out of range for {ndim}-dimensional tensors")
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"concatenate axis {axis} is out of range for {ndim}-dimensional tensors")
+        axis %= ndim
+
+        def other_sizes(shape):
+            return shape[:axis] + shape[axis + 1:]
+
         for a in arrays:
-            other_dims = [s for i, s in enumerate(a.shape) if i != axis]
-            if a.ndim != ndim or other_dims != [s for i, s in enumerate(arrays[0].shape) if i != axis]:
+            if a.ndim != ndim or other_sizes(a.shape) != other_sizes(arrays[0].shape):
                 raise ValueError(
                     f"concatenate along axis {axis} needs equal sizes on the other axes, got shapes "
                     + ", ".join(str(x.shape) for x in arrays)
