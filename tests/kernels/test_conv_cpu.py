@@ -24,6 +24,8 @@ CASES = [
     (3, 2, 3, 3, 2, 1, (3, 3), 1, 0, 1),  # 1x1 output
     (2, 4, 7, 6, 6, 2, (1, 1), 2, 0, 1),  # 1x1 without padding (no im2col), stride 2, two groups
     (2, 6, 5, 7, 4, 2, (1, 1), (1, 3), 0, 2),  # 1x1 without padding, non-square stride, dilation
+    (2, 4, 5, 6, 10, 2, (1, 3), 1, (1, 3), 1),  # padding past the kernel's reach (output borders see only zeros)
+    (1, 10, 6, 6, 10, 2, (5, 5), 1, 2, 1),  # 5x5, 5 filters per group (not a multiple of four)
 ]
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
