@@ -13,10 +13,11 @@ Shape ``(G, Cg*kh*kw, N*oh*ow)`` = ``geom.col_shape``; legend in
 ``+=`` and source and destination swapped, so a pixel that lies in several receptive fields gets
 the sum of its column entries. It is what turns the column gradient back into the input gradient.
 
-Both loops are serial on purpose: the convolution calls them on blocks of a few images between
-two BLAS calls, and BLAS already keeps every core busy (a Numba parallel region there fought
-OpenBLAS's threads, measured 8x slower; see :mod:`minigrad.kernels.conv_cpu`). Their innermost
-step copies (or adds) one output row at a time as a 1-D slice, which LLVM turns into SIMD code.
+Both loops are serial on purpose: the convolution runs the whole im2col + matmul path on several
+threads at once, each on its own slice of the batch (see :mod:`minigrad.kernels.conv_cpu`), so a
+Numba parallel region inside would only fight those threads. They are compiled ``nogil`` so that
+the threads really do run at the same time. Their innermost step copies (or adds) one output row
+at a time as a 1-D slice, which LLVM turns into SIMD code.
 
 The loop functions are plain Python; ``NUMBA_DISABLE_JIT=1`` runs them as such, for debugging.
 """
@@ -102,8 +103,8 @@ def _col2im_loops(
     # END SOLUTION
 
 
-_im2col_jit = njit(cache=True)(_im2col_loops)
-_col2im_jit = njit(cache=True)(_col2im_loops)
+_im2col_jit = njit(cache=True, nogil=True)(_im2col_loops)
+_col2im_jit = njit(cache=True, nogil=True)(_col2im_loops)
 
 
 def _geometry_ints(geom):
