@@ -7,7 +7,8 @@
 Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
 ``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
 ``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for Numba
-and PyTorch. Our runs and PyTorch's are interleaved (ours, theirs, ours, theirs, ...), so a
+and PyTorch (and, as in training, one BLAS thread per matrix product: our matmul paths run one
+slice of the batch per thread themselves). Our runs and PyTorch's are interleaved (ours, theirs, ours, theirs, ...), so a
 change in machine load hits both alike; the load average is printed at the start and the end.
 "speedup" is PyTorch's time divided by ours (> 1: we are faster).
 
@@ -29,6 +30,7 @@ import tracemalloc
 import numba
 import numpy as np
 
+from minigrad.backend import limit_blas_threads
 from minigrad.kernels import conv_cpu, reference
 from minigrad.kernels.conv_geometry import ConvGeometry
 
@@ -140,13 +142,19 @@ def main():
     parser.add_argument("--skip-reference", action="store_true", help="do not time the NumPy reference")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS, help="Numba and PyTorch threads")
     parser.add_argument("--cold-compile", action="store_true", help="also time a cold Numba compile")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads for each BLAS product (default 1, as training; see minigrad.backend.limit_blas_threads)")
     args = parser.parse_args()
+    with limit_blas_threads(args.blas_threads):
+        run(args)
 
+
+def run(args):
     numba.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
     indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
-    print(f"float32, numba threads = {numba.get_num_threads()}, "
+    print(f"float32, numba threads = {numba.get_num_threads()}, BLAS threads per product = {args.blas_threads}, "
           f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (

@@ -8,7 +8,7 @@ random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess
 memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
 peak minus the resident size just before the first step (after imports, the model and the batch).
 minigrad runs as ``python -m resnext_np.train`` does: Numba kernels on every thread, BLAS on one
-(``limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same architecture built here from ``torch.nn`` (same widths, groups,
+(``minigrad.backend.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same architecture built here from ``torch.nn`` (same widths, groups,
 strides, BN, no conv biases), with the same thread count (``torch.set_num_threads``).
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
 """
@@ -86,10 +86,8 @@ def measure(framework, preset, batch, steps, warmup, threads):
         import minigrad as mg
         from resnext_np.model import build_model
 
-        from resnext_np.train import limit_blas_threads
-
         numba.set_num_threads(threads)
-        limit_blas_threads(1).__enter__()  # as the training command does by default
+        mg.backend.limit_blas_threads(1).__enter__()  # as the training command does by default
         mg.manual_seed(0)
         model = build_model(preset, num_classes=10)
         optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)

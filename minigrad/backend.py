@@ -13,6 +13,8 @@ Without an NVIDIA GPU, numba's CUDA simulator runs the same kernels on the CPU (
 Python is started with ``NUMBA_ENABLE_CUDASIM=1``.
 """
 
+import contextlib
+
 DEVICES = ("cpu", "cuda")
 
 _current_device = "cpu"
@@ -51,3 +53,23 @@ def conv_kernels():
     from minigrad.kernels import conv_cpu
 
     return conv_cpu
+
+
+def limit_blas_threads(threads):
+    """A context in which BLAS (OpenBLAS, via NumPy) runs each matrix product on at most ``threads`` threads.
+
+    The CPU convolution already runs its matrix products on every core, one slice of the batch
+    per thread (see :mod:`minigrad.kernels.conv_cpu`), so one BLAS thread per product is what
+    it wants. More BLAS threads oversubscribe the cores, and OpenBLAS's threads keep spinning
+    after each product, slowing down the Numba kernels that run next. The training command and
+    the benchmarks run inside ``limit_blas_threads(1)``. Needs the optional package
+    threadpoolctl (installed by ".[dev]" and ".[train]"); without it this changes nothing.
+
+    >>> with limit_blas_threads(1):
+    ...     pass
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")

@@ -69,7 +69,7 @@ def build_parser():
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--threads", type=int, default=None, help="number of CPU threads for the Numba kernels")
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for BLAS matrix products (needs threadpoolctl; default 1, see limit_blas_threads)")
+                        help="threads for each BLAS matrix product (needs threadpoolctl; default 1, see minigrad.backend.limit_blas_threads)")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch instead)")
@@ -249,22 +249,6 @@ class _StopFlag:
         return False
 
 
-def limit_blas_threads(threads):
-    """A context in which BLAS (OpenBLAS, via numpy) uses at most ``threads`` threads.
-
-    Why: OpenBLAS's threads keep spinning for a while after each matrix product, and then compete
-    with the Numba kernels that run next. Measured here (benchmarks/train_step.py, 2 cores): the
-    smallest preset trained at 109-118 images/s with 2 BLAS threads and 135-145 with 1;
-    resnext29_32x4d ran at the same speed either way. Needs the optional package threadpoolctl
-    (installed by ".[dev]" and ".[train]"); without it this changes nothing.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def _in_main_thread():
     import threading
 
@@ -325,7 +309,7 @@ def run(args):
     print(f"{args.model}: {sum(p.size for p in model.parameters()):,} parameters, "
           f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    with _StopFlag() as stop, limit_blas_threads(args.blas_threads):
+    with _StopFlag() as stop, mg.backend.limit_blas_threads(args.blas_threads):
         epochs = _progress(range(start_epoch, args.epochs), args.epochs - start_epoch, "epochs", show_progress, True, "epoch")
         for epoch in epochs:
             model.train()

@@ -240,10 +240,8 @@ def _conv2d_grad_weight_pointwise(x, grad_out, geom):
 #
 # Why blocks: one column matrix for the whole batch is kh*kw times the input (576 x 65536
 # floats = 150 MB for 64 x 64ch x 32x32, 3x3), written once and read once from main memory.
-# A block of ~COLUMN_BLOCK_BYTES stays in the 32 MB L3 cache between im2col and the matmul, and
-# bounds peak memory. Blocks much smaller than that lost (measured on 2 shared cores): each
-# multithreaded OpenBLAS call then paid ~15 ms of thread wake-up when other processes kept the
-# cores busy, so 1-image blocks ran the forward matmuls 6x slower than one big call.
+# A block of ~COLUMN_BLOCK_BYTES is read back by the matmul while it is still in cache, and
+# bounds peak memory (one block per thread).
 #
 # Why these matmul orientations (same numbers, different speed in OpenBLAS, measured on
 # 65536-column batches cut into blocks): with few filters per tap row (Og=64, Cg*kh*kw=576)
@@ -251,15 +249,15 @@ def _conv2d_grad_weight_pointwise(x, grad_out, geom):
 # weight (1x1, Og = Cg = 256) W @ cols took 124 ms against 223 ms: the forward picks by shape.
 # grad_w as cols @ dY^T took 64 ms against 113 ms for dY @ cols^T (244 vs 364 ms for 1x1).
 #
-# im2col and col2im run serially here (see minigrad.kernels.im2col): BLAS already uses every
-# core, and a Numba parallel region right after a BLAS call fought OpenBLAS's still-spinning
-# threads (64 one-image parallel im2col calls: 505 ms, serial: 66 ms).
+# im2col and col2im run serially here: each thread runs this whole path on its own slice of
+# the batch (see "The matmul paths on every core" above).
 # --------------------------------------------------------------------------------------------
 
-# Column-matrix bytes per block. Measured on 64 x 64ch x 32x32, 3x3, forward+backward, under
-# load: 8 MiB blocks 1060 ms, 32 MiB 766 ms, one 150 MB whole-batch block 715 ms; 32 MiB keeps
-# most of the speed with 4.7x less memory.
-COLUMN_BLOCK_BYTES = 32 * 2**20
+# Column-matrix bytes per block (at least one image). Measured on 2 cores, one BLAS thread per
+# product, forward / grad input / grad weight of 64 x 64ch x 32x32, 3x3: 32 MiB blocks
+# 57 / 61 / 52 ms, 2 MiB 49 / 54 / 45 ms; 32 x 512ch x 32x32 groups 8: 255 / 260 / 220 ms
+# against 197 / 204 / 170 ms. Smaller blocks gained nothing more.
+COLUMN_BLOCK_BYTES = 2 * 2**20
 
 
 def _image_blocks(geom, itemsize):
