@@ -17,13 +17,14 @@ T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
 
 @pytest.fixture
 def matmul_path(monkeypatch):
-    """Send every convolution through the matmul paths (im2col, or pointwise for 1x1 kernels).
+    """Send every convolution through the classic matmul paths (im2col, or pointwise for 1x1 kernels).
 
-    Those are what classroom tasks t05 and t06 write; for narrow groups at stride 1 the
-    dispatcher would otherwise pick the direct loops, which are not a task, and a graded test
-    would pass without the student's code. The direct loops are tested in tests/kernels.
+    Those are what classroom tasks t05 and t06 write; at stride 1 the dispatcher would otherwise
+    pick the direct loops or the shifted matmuls, which are not tasks, and a graded test would
+    pass without the student's code. Those two paths are tested in tests/kernels.
     """
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def path(request, monkeypatch):
     """"dispatched" leaves the dispatcher alone; "matmul" does what `matmul_path` does."""
     if request.param == "matmul":
         monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+        monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
     return request.param
 
 

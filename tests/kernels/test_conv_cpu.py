@@ -31,25 +31,30 @@ CASES = [
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 
-@pytest.fixture(params=["direct", "im2col"])
+@pytest.fixture(params=["direct", "shifted", "im2col"])
 def path(request, monkeypatch):
-    """Run the test once through each path, by moving the dispatcher's threshold.
+    """Run the test once through each path, by moving the dispatcher's switches.
 
-    "im2col" means the matmul paths: im2col + matmul, and for 1x1 kernels without padding the
-    pointwise matmul. Those are classroom tasks t05 (forward) and t06 (gradients), so their runs
-    carry the task's marker (see `both_paths`); the direct loops are not a task.
+    "direct" sends every stride-1 conv to the direct loops, "shifted" every stride-1 conv with
+    a kernel wider than 1x1-without-padding to the shifted matmuls, and "im2col" everything to
+    the classic matmul paths: im2col + matmul, and for 1x1 kernels without padding the pointwise
+    matmul. Those are classroom tasks t05 (forward) and t06 (gradients), so their runs carry the
+    task's marker (see `all_paths`); the direct loops and shifted matmuls are not a task.
+    Convolutions a path cannot compute (strides > 1 for the first two) go where the dispatcher
+    sends them.
     """
     threshold = 1 << 30 if request.param == "direct" else 0
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", threshold)
+    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", request.param != "im2col")
     return request.param
 
 
 T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
 
 
-def both_paths(task_marker):
-    """Parametrize `path` over both paths; the matmul-path run is graded as `task_marker`."""
-    return pytest.mark.parametrize("path", ["direct", pytest.param("im2col", marks=task_marker)], indirect=True)
+def all_paths(task_marker):
+    """Parametrize `path` over every path; the im2col run is graded as `task_marker`."""
+    return pytest.mark.parametrize("path", ["direct", "shifted", pytest.param("im2col", marks=task_marker)], indirect=True)
 
 
 def make_case(case, dtype=np.float64, seed=0):
@@ -70,7 +75,7 @@ def assert_close(actual, expected, dtype):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance)
 
 
-@both_paths(T06)
+@all_paths(T06)
 def test_by_hand(path):
     x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
     weight = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
@@ -87,7 +92,7 @@ def test_by_hand(path):
     np.testing.assert_array_equal(conv_cpu.conv2d_grad_weight(x, grad_out, geom), expected_grad_w)
 
 
-@both_paths(T05)
+@all_paths(T05)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_forward_matches_reference(case, dtype, path):
@@ -95,7 +100,7 @@ def test_forward_matches_reference(case, dtype, path):
     assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
 
 
-@both_paths(T06)
+@all_paths(T06)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_gradients_match_reference(case, dtype, path):
@@ -118,6 +123,7 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
     x, weight, grad_out, geom = make_case((5,) + case[1:], dtype)
     column_bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * x.itemsize
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
     monkeypatch.setattr(conv_cpu, "COLUMN_BLOCK_BYTES", images_per_block * column_bytes_per_image)
     assert len(conv_cpu._image_blocks(geom, x.itemsize)) == -(-5 // images_per_block)
     assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
@@ -129,7 +135,7 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
     )
 
 
-@both_paths(T06)
+@all_paths(T06)
 def test_accepts_non_contiguous_arrays(path):
     x, weight, grad_out, geom = make_case(CASES[1])
     x_f, weight_f, grad_out_f = (np.asfortranarray(a) for a in (x, weight, grad_out))
@@ -147,7 +153,7 @@ def test_dispatcher_picks_direct_loops_for_narrow_groups():
     assert not conv_cpu.uses_direct_path(dense) and not conv_cpu.uses_direct_path(pointwise)
     strided_grouped = ConvGeometry.from_shapes((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32)
     names = [conv_cpu.path_name(g) for g in (resnext_grouped, depthwise, dense, pointwise, strided_grouped)]
-    assert names == ["direct", "direct", "im2col", "pointwise", "im2col"]
+    assert names == ["direct", "direct", "shifted", "pointwise", "im2col"]
 
 
 def test_rejects_wrong_shape():
@@ -158,7 +164,7 @@ def test_rejects_wrong_shape():
         conv_cpu.conv2d_grad_weight(x, grad_out[:, :1], geom)
 
 
-@both_paths(T06)
+@all_paths(T06)
 @pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[4], CASES[8]])
 def test_matches_torch(case, path):
     torch = pytest.importorskip("torch")
