@@ -22,6 +22,7 @@ results in the dtype of the inputs (float32 stays float32). There are four ways 
   This is the classic formulation, and the one the classroom tasks t05 and t06 ask for.
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -145,6 +146,15 @@ def _check_shape(name, array, expected):
 # --------------------------------------------------------------------------------------------
 
 _pool, _pool_threads = None, 0
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist: start a new pool when one is needed."""
+    global _pool, _pool_threads
+    _pool, _pool_threads = None, 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _batch_chunks(batch):

@@ -1,5 +1,9 @@
-"""The CPU convolution kernels, both paths (direct loops and im2col + matmul), against
-hand-worked numbers, the NumPy reference and PyTorch when installed."""
+"""The CPU convolution kernels, every path (direct loops, shifted matmuls, im2col + matmul and
+pointwise), against hand-worked numbers, the NumPy reference and PyTorch when installed."""
+
+import os
+import select
+import signal
 
 import numpy as np
 import pytest
@@ -179,3 +183,25 @@ def test_matches_torch(case, path):
     np.testing.assert_allclose(conv_cpu.conv2d_forward(x, weight, geom), out_t.detach().numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(conv_cpu.conv2d_grad_input(grad_out, weight, geom), x_t.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(conv_cpu.conv2d_grad_weight(x, grad_out, geom), weight_t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_matmul_paths_work_in_a_forked_child():
+    """The batch-slice thread pool must not hang a child forked after the parent used it."""
+    x, weight, _, geom = make_case((4, 4, 6, 6, 6, 1, (3, 3), 2, 1, 1))  # im2col: strided, dense
+    expected = reference.conv2d_forward(x, weight, geom)
+    conv_cpu.conv2d_forward(x, weight, geom)  # the parent's pool now exists
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report 1 if the result is right, then leave at once
+        ok = np.allclose(conv_cpu.conv2d_forward(x, weight, geom), expected)
+        os.write(write_end, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 60)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    answer = os.read(read_end, 1) if ready else b"(no answer in 60 s: hung)"
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert answer == b"1", answer
