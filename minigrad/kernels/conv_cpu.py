@@ -10,13 +10,15 @@ Every function here computes exactly what :mod:`minigrad.kernels.reference` spec
 results in the dtype of the inputs (float32 stays float32). There are four ways to do it, and
 :func:`path_name` picks one:
 
-* **direct loops** (``_*_direct``, Numba; stride 1, narrow groups): one parallel task per
-  (image, group) slides the kernel over that group's channels. Right for ResNeXt's 3x3 grouped
-  conv (4-16 channels per group): there each group's matrix product is too thin for BLAS.
+* **direct loops** (``_*_direct``, Numba; stride 1, narrow groups or images of 16x16 and
+  more): one parallel task per (image, group) slides the kernel over that group's channels.
+  Right for ResNeXt's 3x3 grouped conv (4-16 channels per group), where each group's matrix
+  product is too thin for BLAS, and measured as fast as BLAS or faster on larger images.
 * **pointwise** (``_*_pointwise``; 1x1 kernels without padding): a 1x1 conv needs no unfolding
   at all, its columns are its pixels: one batched matrix product per group.
-* **shifted matmuls** (``_*_shifted``; stride 1, wide groups): one matrix product per kernel
-  tap, each with a shifted view of the zero-padded input, which BLAS reads in place.
+* **shifted matmuls** (``_*_shifted``; the other stride-1 convs: wide groups on small images):
+  one matrix product per kernel tap, each with a shifted view of the zero-padded input, which
+  BLAS reads in place.
 * **im2col + matmul** (``_*_im2col``; everything else, i.e. strides > 1): copy every receptive
   field into a column, then each group is one matrix product that BLAS runs near peak speed.
   This is the classic formulation, and the one the classroom tasks t05 and t06 ask for.
@@ -34,29 +36,36 @@ from minigrad.kernels.im2col import col2im, im2col
 
 __all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "uses_direct_path", "path_name"]
 
-# Largest channels-per-group (input and output) for which the direct loops are used.
-# Measured with one BLAS thread per product on 2 cores, forward / grad input / grad weight,
-# direct loops against shifted matmuls: 64 x 512ch x 8x8, groups 32 (16 per group):
-# 9 / 9 / 12 ms against 15 / 12 / 18 ms; at 32 per group (64 x 1024ch x 8x8) they tie.
+# When the direct loops compute a convolution (see uses_direct_path). Measured with one BLAS
+# thread per product on 2 cores, forward + grad input + grad weight, direct loops against
+# shifted matmuls: at 32x32 and 16x16 the direct loops won at every width tried, up to 256
+# channels (32 x 128ch x 32x32 dense: 201 against 220 ms; 32 x 512ch x 32x32 groups 8: 370
+# against 577 ms); at 8x8 they win only for narrow groups (64 x 512ch, groups 32, 16 channels
+# per group: 32 against 45 ms) and lose for wide ones (64 x 1024ch, groups 32, 32 per group:
+# 146 against 118 ms; 32 x 128ch dense: 31 against 23 ms).
 DIRECT_MAX_CHANNELS_PER_GROUP = 16
+DIRECT_MIN_OUTPUT_PIXELS = 256
 
 
 def uses_direct_path(geom):
-    """True when the direct loops compute this convolution (stride 1, at most
-    DIRECT_MAX_CHANNELS_PER_GROUP channels per group in and out)."""
+    """True when the direct loops compute this convolution: at stride 1, for narrow groups
+    (at most DIRECT_MAX_CHANNELS_PER_GROUP channels per group in and out) and for images of at
+    least DIRECT_MIN_OUTPUT_PIXELS output pixels; but a 1x1 conv without padding is a plain
+    matrix product, left to BLAS unless its groups are narrow."""
     # Narrow groups: each group's matmul would be (Og x Cg*kh*kw) @ (Cg*kh*kw x N*oh*ow) with
-    # Og and Cg*kh*kw tiny, which BLAS runs far below peak, while im2col still copies kh*kw
-    # times the input. Depthwise convs (Cg = 1) are the extreme case.
+    # Og and Cg*kh*kw tiny, which BLAS runs far below peak. Depthwise convs (Cg = 1) are the
+    # extreme case. Large images: the loops' long rows of contiguous pixels keep the SIMD
+    # units as busy as BLAS does, without the cost of laying the input out for BLAS.
     # Stride 1 only: then an output row is one contiguous run of the padded input, which LLVM
     # vectorises; with stride 2 the loops stay scalar and im2col + matmul wins by 2-6x
     # (measured at batch 128: 64 ch, 32x32, groups 4: 347 vs 150 ms forward+backward;
     # 128 ch, 16x16, groups 4: 470 vs 73 ms).
-    return (
-        geom.stride_h == 1
-        and geom.stride_w == 1
-        and geom.in_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
-        and geom.out_channels_per_group <= DIRECT_MAX_CHANNELS_PER_GROUP
-    )
+    if geom.stride_h != 1 or geom.stride_w != 1:
+        return False
+    narrow = max(geom.in_channels_per_group, geom.out_channels_per_group) <= DIRECT_MAX_CHANNELS_PER_GROUP
+    if _is_pointwise(geom):
+        return narrow
+    return narrow or geom.out_h * geom.out_w >= DIRECT_MIN_OUTPUT_PIXELS
 
 
 def path_name(geom):
@@ -70,10 +79,10 @@ def path_name(geom):
     return "im2col"
 
 
-# Whether stride-1 convs with wide groups use the shifted matmuls (True) or im2col + matmul.
-# Measured with benchmarks/conv.py (2 cores, one BLAS thread per product), 64 x 64ch x 32x32,
-# 3x3, forward / forward+backward: im2col 79 / 172 ms, shifted 41 / 112 ms. Tests turn it off
-# to reach the im2col functions.
+# Whether the stride-1 convs that the direct loops leave (small images, wide groups) use the
+# shifted matmuls (True) or im2col + matmul. Measured with benchmarks/conv.py (2 cores, one
+# BLAS thread per product), 64 x 64ch x 32x32, 3x3, forward / forward+backward: im2col 79 / 172
+# ms, shifted 41 / 112 ms. Tests turn it off to reach the im2col functions.
 SHIFTED_MATMULS = True
 
 

@@ -47,8 +47,9 @@ def path(request, monkeypatch):
     Convolutions a path cannot compute (strides > 1 for the first two) go where the dispatcher
     sends them.
     """
-    threshold = 1 << 30 if request.param == "direct" else 0
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", threshold)
+    direct = request.param == "direct"
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 1 << 30 if direct else 0)
+    monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 0 if direct else 1 << 30)
     monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", request.param != "im2col")
     return request.param
 
@@ -127,6 +128,7 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
     x, weight, grad_out, geom = make_case((5,) + case[1:], dtype)
     column_bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * x.itemsize
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
     monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
     monkeypatch.setattr(conv_cpu, "COLUMN_BLOCK_BYTES", images_per_block * column_bytes_per_image)
     assert len(conv_cpu._image_blocks(geom, x.itemsize)) == -(-5 // images_per_block)
@@ -148,16 +150,21 @@ def test_accepts_non_contiguous_arrays(path):
     assert_close(conv_cpu.conv2d_grad_weight(x_f, grad_out_f, geom), reference.conv2d_grad_weight(x, grad_out, geom), np.float64)
 
 
-def test_dispatcher_picks_direct_loops_for_narrow_groups():
-    resnext_grouped = ConvGeometry.from_shapes((8, 128, 32, 32), (128, 4, 3, 3), padding=1, groups=32)
-    depthwise = ConvGeometry.from_shapes((8, 64, 16, 16), (64, 1, 3, 3), padding=1, groups=64)
-    dense = ConvGeometry.from_shapes((8, 64, 32, 32), (64, 64, 3, 3), padding=1)
-    pointwise = ConvGeometry.from_shapes((8, 256, 32, 32), (256, 256, 1, 1))
-    assert conv_cpu.uses_direct_path(resnext_grouped) and conv_cpu.uses_direct_path(depthwise)
-    assert not conv_cpu.uses_direct_path(dense) and not conv_cpu.uses_direct_path(pointwise)
-    strided_grouped = ConvGeometry.from_shapes((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32)
-    names = [conv_cpu.path_name(g) for g in (resnext_grouped, depthwise, dense, pointwise, strided_grouped)]
-    assert names == ["direct", "direct", "shifted", "pointwise", "im2col"]
+def test_dispatcher_picks_a_path_by_stride_groups_and_image_size():
+    def path(input_shape, weight_shape, **arguments):
+        return conv_cpu.path_name(ConvGeometry.from_shapes(input_shape, weight_shape, **arguments))
+
+    assert path((8, 128, 32, 32), (128, 4, 3, 3), padding=1, groups=32) == "direct"  # ResNeXt's grouped 3x3
+    assert path((8, 64, 16, 16), (64, 1, 3, 3), padding=1, groups=64) == "direct"  # depthwise
+    assert path((8, 64, 32, 32), (64, 64, 3, 3), padding=1) == "direct"  # dense, large image
+    assert path((8, 3, 32, 32), (64, 3, 3, 3), padding=1) == "direct"  # a network's stem
+    assert path((8, 512, 8, 8), (512, 16, 3, 3), padding=1, groups=32) == "direct"  # narrow groups, small image
+    assert path((8, 1024, 8, 8), (1024, 32, 3, 3), padding=1, groups=32) == "shifted"  # wide groups, small image
+    assert path((8, 128, 8, 8), (128, 128, 3, 3), padding=1) == "shifted"
+    assert path((8, 256, 32, 32), (256, 256, 1, 1)) == "pointwise"
+    assert path((8, 64, 32, 32), (64, 4, 1, 1), groups=16) == "direct"  # 1x1 with tiny groups
+    assert path((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32) == "im2col"
+    assert path((8, 256, 32, 32), (256, 256, 1, 1), stride=2) == "pointwise"
 
 
 def test_rejects_wrong_shape():
