@@ -1,0 +1,40 @@
+"""The ReLU kernels against NumPy's formulas, on awkward values and layouts."""
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import relu_cpu
+
+pytestmark = pytest.mark.kernels
+
+
+def awkward_values(dtype, shape=(3, 4, 5, 6), seed=0):
+    """Random values with exact zeros, negative zeros, NaN and infinities mixed in."""
+    values = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    flat = values.reshape(-1)
+    flat[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, -1e-30]
+    return values
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_is_maximum_with_zero(dtype):
+    x = awkward_values(dtype)
+    y = relu_cpu.relu_forward(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    np.testing.assert_array_equal(y, np.maximum(x, 0))  # NaN stays NaN, as np.maximum
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_passes_the_gradient_where_the_output_is_positive(dtype):
+    y = np.maximum(awkward_values(dtype), 0)
+    grad_out = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+    grad_x = relu_cpu.relu_backward(grad_out, y)
+    assert grad_x.dtype == dtype and grad_x.shape == y.shape
+    np.testing.assert_array_equal(grad_x, np.where(y > 0, grad_out, 0))
+
+
+def test_non_contiguous_inputs():
+    x = awkward_values(np.float64, (4, 6, 5)).transpose(2, 0, 1)[:, ::2]
+    np.testing.assert_array_equal(relu_cpu.relu_forward(x), np.maximum(x, 0))
+    grad_out = np.random.default_rng(2).standard_normal(x.shape)[..., ::-1]
+    np.testing.assert_array_equal(relu_cpu.relu_backward(grad_out, x), np.where(x > 0, grad_out, 0))
