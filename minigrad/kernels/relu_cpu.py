@@ -35,15 +35,18 @@ _relu_backward_jit = njit(cache=True, parallel=True)(_relu_backward_loop)
 
 def relu_forward(x):
     """``max(x, 0)`` elementwise, same shape and dtype as ``x``."""
-    x = np.ascontiguousarray(x)
-    y = np.empty_like(x)
-    _relu_forward_jit(x.reshape(-1), y.reshape(-1))
+    y = np.empty(np.shape(x), dtype=x.dtype)
+    _relu_forward_jit(_flat(x), y.reshape(-1))
     return y
 
 
 def relu_backward(grad_out, y):
     """``grad_out * (y > 0)``: the gradient of ReLU, given its output ``y``."""
-    grad_out, y = np.ascontiguousarray(grad_out), np.ascontiguousarray(y)
-    grad_x = np.empty_like(grad_out)
-    _relu_backward_jit(grad_out.reshape(-1), y.reshape(-1), grad_x.reshape(-1))
+    grad_x = np.empty(np.shape(grad_out), dtype=grad_out.dtype)
+    _relu_backward_jit(_flat(grad_out), _flat(y), grad_x.reshape(-1))
     return grad_x
+
+
+def _flat(array):
+    """A 1-D C-contiguous view of ``array`` (a copy if it is not contiguous); 0-d arrays too."""
+    return np.ascontiguousarray(array).reshape(-1)

@@ -38,3 +38,10 @@ def test_non_contiguous_inputs():
     np.testing.assert_array_equal(relu_cpu.relu_forward(x), np.maximum(x, 0))
     grad_out = np.random.default_rng(2).standard_normal(x.shape)[..., ::-1]
     np.testing.assert_array_equal(relu_cpu.relu_backward(grad_out, x), np.where(x > 0, grad_out, 0))
+
+
+def test_zero_dimensional_arrays_keep_their_shape():
+    y = relu_cpu.relu_forward(np.array(-2.0))
+    assert y.shape == () and y == 0.0
+    grad_x = relu_cpu.relu_backward(np.array(3.0), np.array(1.5))
+    assert grad_x.shape == () and grad_x == 3.0
