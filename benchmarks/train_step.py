@@ -8,8 +8,11 @@ random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess
 memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
 peak minus the resident size just before the first step (after imports, the model and the batch).
 minigrad runs as ``python -m resnext_np.train`` does: Numba kernels on every thread, BLAS on one
-(``minigrad.backend.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same architecture built here from ``torch.nn`` (same widths, groups,
-strides, BN, no conv biases), with the same thread count (``torch.set_num_threads``).
+(``minigrad.backend.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same
+architecture built here from ``torch.nn`` (same widths, groups, strides, BN, no conv biases),
+with the same thread count (``torch.set_num_threads``). Both run with the C allocator's
+defaults; ``--reuse-memory`` makes both keep freed memory for reuse, as the training command
+does (``minigrad.backend.reuse_freed_memory``; glibc only), which speeds up both.
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
 """
 
@@ -73,9 +76,14 @@ def _torch_resnext(config, num_classes):
     return nn.Sequential(*layers)
 
 
-def measure(framework, preset, batch, steps, warmup, threads):
+def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
     """Run in a subprocess: time training steps, return a dict of results."""
     import numpy as np
+
+    from minigrad.backend import reuse_freed_memory
+
+    if reuse_memory:  # as the training command does; for both frameworks alike
+        reuse_freed_memory()
 
     rng = np.random.default_rng(0)
     images = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
@@ -131,6 +139,8 @@ def measure(framework, preset, batch, steps, warmup, threads):
 def run_case(framework, preset, batch, args):
     command = [sys.executable, __file__, "--worker", framework, preset, str(batch),
                "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    if args.reuse_memory:
+        command.append("--reuse-memory")
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         return {"error": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "failed"}
@@ -143,11 +153,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per case (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (JIT, allocator)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--reuse-memory", action=argparse.BooleanOptionalAction, default=False,
+                        help="keep freed memory for reuse in both frameworks, as the training command does "
+                             "(minigrad.backend.reuse_freed_memory); default: the C allocator's defaults")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         framework, preset, batch = args.worker
-        print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads)))
+        print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads, args.reuse_memory)))
         return 0
 
     try:
@@ -157,8 +170,8 @@ def main(argv=None):
     except ImportError:
         frameworks = ["minigrad"]
         print("PyTorch is not installed: minigrad only, no ratios")
-    print(f"threads: {args.threads}; load average at start: {os.getloadavg()[0]:.2f}; "
-          f"median of {args.steps} steps after {args.warmup} warm-up steps")
+    print(f"threads: {args.threads}; freed memory reused: {'yes' if args.reuse_memory else 'no'}; "
+          f"load average at start: {os.getloadavg()[0]:.2f}; median of {args.steps} steps after {args.warmup} warm-up steps")
     header = f"{'model':<22}{'batch':>6}" + "".join(
         f"{name + ' img/s':>16}{name + ' peak MiB':>18}{name + ' extra MiB':>19}" for name in frameworks)
     if len(frameworks) == 2:

@@ -265,6 +265,7 @@ def _progress(iterable, total, description, enabled, leave, unit):
 
 def run(args):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
+    mg.backend.reuse_freed_memory()  # activations are freed and allocated again every step
     if args.threads is not None:
         import numba
 
