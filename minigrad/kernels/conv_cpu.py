@@ -94,13 +94,7 @@ def conv2d_forward(x, weight, geom):
     if path == "direct":
         return _conv2d_forward_direct(x, weight, geom)
     matmul_path = {"pointwise": _conv2d_forward_pointwise, "shifted": _conv2d_forward_shifted, "im2col": _conv2d_forward_im2col}[path]
-    out = np.empty(geom.output_shape, dtype=x.dtype)
-
-    def run(images):
-        out[images] = matmul_path(x[images], weight, _batch_slice_geometry(geom, images))
-
-    _map_on_threads(run, _batch_chunks(geom.batch))
-    return out
+    return _gather_batch_slices(matmul_path, x, weight, geom, geom.output_shape)
 
 
 def conv2d_grad_input(grad_out, weight, geom):
@@ -111,13 +105,7 @@ def conv2d_grad_input(grad_out, weight, geom):
     if path == "direct":
         return _conv2d_grad_input_direct(grad_out, weight, geom)
     matmul_path = {"pointwise": _conv2d_grad_input_pointwise, "shifted": _conv2d_grad_input_shifted, "im2col": _conv2d_grad_input_im2col}[path]
-    grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
-
-    def run(images):
-        grad_x[images] = matmul_path(grad_out[images], weight, _batch_slice_geometry(geom, images))
-
-    _map_on_threads(run, _batch_chunks(geom.batch))
-    return grad_x
+    return _gather_batch_slices(matmul_path, grad_out, weight, geom, geom.input_shape)
 
 
 def conv2d_grad_weight(x, grad_out, geom):
@@ -176,6 +164,18 @@ def _batch_chunks(batch):
 def _batch_slice_geometry(geom, images):
     """The same convolution on the images ``images`` only."""
     return replace(geom, batch=images.stop - images.start)
+
+
+def _gather_batch_slices(matmul_path, batched, weight, geom, result_shape):
+    """``matmul_path(batched[images], weight, ...)`` for one slice of the batch per thread, each
+    slice's result written into its images of one ``result_shape`` array."""
+    result = np.empty(result_shape, dtype=batched.dtype)
+
+    def run(images):
+        result[images] = matmul_path(batched[images], weight, _batch_slice_geometry(geom, images))
+
+    _map_on_threads(run, _batch_chunks(geom.batch))
+    return result
 
 
 def _map_on_threads(function, chunks):
@@ -611,18 +611,11 @@ def _dot_kernel_row(grad_w, o, c, i, row, grad_out_flat, dilation_w):
         c0, c1, c2, d0, d1, d2 = zero, zero, zero, zero, zero, zero
         for k in range(positions):
             s0, s1, s2 = tap0[k], tap1[k], tap2[k]
-            a0 += s0 * gy0[k]
-            a1 += s1 * gy0[k]
-            a2 += s2 * gy0[k]
-            b0 += s0 * gy1[k]
-            b1 += s1 * gy1[k]
-            b2 += s2 * gy1[k]
-            c0 += s0 * gy2[k]
-            c1 += s1 * gy2[k]
-            c2 += s2 * gy2[k]
-            d0 += s0 * gy3[k]
-            d1 += s1 * gy3[k]
-            d2 += s2 * gy3[k]
+            y0, y1, y2, y3 = gy0[k], gy1[k], gy2[k], gy3[k]
+            a0, a1, a2 = a0 + s0 * y0, a1 + s1 * y0, a2 + s2 * y0
+            b0, b1, b2 = b0 + s0 * y1, b1 + s1 * y1, b2 + s2 * y1
+            c0, c1, c2 = c0 + s0 * y2, c1 + s1 * y2, c2 + s2 * y2
+            d0, d1, d2 = d0 + s0 * y3, d1 + s1 * y3, d2 + s2 * y3
         grad_w[o, c, i, 0], grad_w[o, c, i, 1], grad_w[o, c, i, 2] = a0, a1, a2
         grad_w[o + 1, c, i, 0], grad_w[o + 1, c, i, 1], grad_w[o + 1, c, i, 2] = b0, b1, b2
         grad_w[o + 2, c, i, 0], grad_w[o + 2, c, i, 1], grad_w[o + 2, c, i, 2] = c0, c1, c2
