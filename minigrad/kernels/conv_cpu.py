@@ -45,27 +45,28 @@ __all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "uses_di
 # 146 against 118 ms; 32 x 128ch dense: 31 against 23 ms).
 DIRECT_MAX_CHANNELS_PER_GROUP = 16
 DIRECT_MIN_OUTPUT_PIXELS = 256
+# At stride 2, 3x3, forward + grad input + grad weight, direct loops against im2col + matmul:
+# 128 x 64ch x 32x32 groups 4 (16 per group) 43 against 93 ms; 128 x 128ch x 16x16 groups 4
+# (32 per group) 35 against 42 ms; dense 64 -> 128ch at 32x32, batch 64: 77 against 62 ms.
+DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED = 32
 
 
 def uses_direct_path(geom):
-    """True when the direct loops compute this convolution: at stride 1, for narrow groups
-    (at most DIRECT_MAX_CHANNELS_PER_GROUP channels per group in and out) and for images of at
-    least DIRECT_MIN_OUTPUT_PIXELS output pixels; but a 1x1 conv without padding is a plain
-    matrix product, left to BLAS unless its groups are narrow."""
+    """True when the direct loops compute this convolution: at stride 1 for narrow groups (at
+    most DIRECT_MAX_CHANNELS_PER_GROUP channels per group in and out) and for images of at least
+    DIRECT_MIN_OUTPUT_PIXELS output pixels; at larger strides for groups of at most
+    DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED channels. A 1x1 conv without padding is a plain
+    matrix product, left to BLAS unless it has stride 1 and narrow groups."""
     # Narrow groups: each group's matmul would be (Og x Cg*kh*kw) @ (Cg*kh*kw x N*oh*ow) with
     # Og and Cg*kh*kw tiny, which BLAS runs far below peak. Depthwise convs (Cg = 1) are the
     # extreme case. Large images: the loops' long rows of contiguous pixels keep the SIMD
     # units as busy as BLAS does, without the cost of laying the input out for BLAS.
-    # Stride 1 only: then an output row is one contiguous run of the padded input, which LLVM
-    # vectorises; with stride 2 the loops stay scalar and im2col + matmul wins by 2-6x
-    # (measured at batch 128: 64 ch, 32x32, groups 4: 347 vs 150 ms forward+backward;
-    # 128 ch, 16x16, groups 4: 470 vs 73 ms).
+    widest = max(geom.in_channels_per_group, geom.out_channels_per_group)
     if geom.stride_h != 1 or geom.stride_w != 1:
-        return False
-    narrow = max(geom.in_channels_per_group, geom.out_channels_per_group) <= DIRECT_MAX_CHANNELS_PER_GROUP
+        return widest <= DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED and not _is_pointwise(geom)
     if _is_pointwise(geom):
-        return narrow
-    return narrow or geom.out_h * geom.out_w >= DIRECT_MIN_OUTPUT_PIXELS
+        return widest <= DIRECT_MAX_CHANNELS_PER_GROUP
+    return widest <= DIRECT_MAX_CHANNELS_PER_GROUP or geom.out_h * geom.out_w >= DIRECT_MIN_OUTPUT_PIXELS
 
 
 def path_name(geom):
@@ -332,7 +333,7 @@ def _shifted_forward(x, weight, groups, pad_h, pad_w, dilation_h, dilation_w):
 
 
 def _conv2d_forward_shifted(x, weight, geom):
-    return _shifted_forward(x, weight, geom.groups, *_padding_dilation(geom))
+    return _shifted_forward(x, weight, geom.groups, geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w)
 
 
 def _conv2d_grad_input_shifted(grad_out, weight, geom):
@@ -342,7 +343,7 @@ def _conv2d_grad_input_shifted(grad_out, weight, geom):
 
 def _conv2d_grad_weight_shifted(x, grad_out, geom):
     G, Og, Cg, kh, kw = geom.groups, geom.out_channels_per_group, geom.in_channels_per_group, geom.kernel_h, geom.kernel_w
-    pad_h, pad_w, dilation_h, dilation_w = _padding_dilation(geom)
+    pad_h, pad_w, dilation_h, dilation_w = geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w
     padded_h, padded_w = geom.in_h + 2 * pad_h, geom.in_w + 2 * pad_w
     image_size, tail = padded_h * padded_w, (kh - 1) * dilation_h * padded_w + (kw - 1) * dilation_w
     shifts = [i * dilation_h * padded_w + j * dilation_w for i in range(kh) for j in range(kw)]
@@ -488,23 +489,36 @@ def _conv2d_grad_weight_im2col(x, grad_out, geom):
 
 
 # --------------------------------------------------------------------------------------------
-# Direct loops (stride 1 only), one parallel task per (image n, group g)
+# Direct loops, one parallel task per (block of images, group g)
 #
 # Each task copies its group's Cg input planes into a zero-padded scratch buffer, so the kernel
-# loops never test for borders. Each padded plane is stored flat, row after row (row pitch Wp):
+# loops never test for borders. At stride 1 each padded plane is stored flat, row after row
+# (row pitch Wp):
 #
 #     padded[c, p*Wp + q] = xp[n, g*Cg + c, p, q]
 #
 # Output pixel (y, x) and tap (i, j) read padded index
 #
-#     (y + i*dh)*Wp + x + j*dw  =  (y*Wp + x) + i*dh*Wp + j*dw
+#     (y + i*dh)*Wp + x + j*dw  =  (y*Wp + x) + i*dh*Wp + j*dw  =  k + start(i, j)
 #
 # An output row that runs past ow simply wraps into the next padded row, so we compute Wp
 # "columns" per output row instead of ow (the Wp - ow extra ones are thrown away), and the oh
 # short loops become one long contiguous loop over the positions k = y*Wp + x, which LLVM
-# vectorises. With ``row = padded[c, i*dh*Wp:]``, kernel row i of channel c adds
+# vectorises. Tap (i, j) of channel c adds a contiguous run of the buffer to the output:
 #
-#     out_flat[o, k] += sum_j w[o, c, i, j] * row[k + j*dw]
+#     out_flat[o, k] += w[o, c, i, j] * padded[c, start(i, j) + k]
+#
+# Strides: with stride s the taps read every s-th pixel, which does not vectorise. So the
+# padded planes are split into s*s phases (polyphase): phase (a, b) holds the pixels whose row
+# is a mod sh and column b mod sw, in a plane of Hq x Wq = ceil(Hp/sh) x ceil(Wp/sw):
+#
+#     phases[c, (a*sw + b)*phase_size + u*Wq + v] = xp[n, g*Cg + c, u*sh + a, v*sw + b]
+#
+# Pixel (y*sh + i*dh, x*sw + j*dw) lies in phase ((i*dh) % sh, (j*dw) % sw) at row
+# y + (i*dh)//sh, column x + (j*dw)//sw: again a contiguous run, now with k = y*Wq + x and
+# start(i, j) = phase*phase_size + ((i*dh)//sh)*Wq + (j*dw)//sw. Stride 1 is the case of one
+# phase, Hq = Hp, Wq = Wp. A task takes several small images, one after another in each phase,
+# Hq*Wq values apart (see DIRECT_TASK_PIXELS); positions between them are garbage, dropped.
 #
 # Register blocking: written one tap at a time, that loop loads and stores every output value
 # once per multiply-add, and the memory traffic, not the arithmetic, sets its speed. So the
@@ -515,30 +529,78 @@ def _conv2d_grad_weight_im2col(x, grad_out, geom):
 # time, 8 ms blocked. Each group's filters are padded with zero filters to a multiple of four,
 # so no loop has a remainder (a depthwise conv, Og = 1, thus does 4x the arithmetic it needs).
 #
-# The gradient w.r.t. the input is itself a stride-1 convolution, of grad_out, with each
-# group's weight transposed (Og <-> Cg) and flipped (i -> kh-1-i, j -> kw-1-j), and padding
-# (kh-1)*dh - pad_h by (kw-1)*dw - pad_w. So it runs the forward loops:
+# The gradient w.r.t. the input, at stride 1, is itself a stride-1 convolution, of grad_out,
+# with each group's weight transposed (Og <-> Cg) and flipped (i -> kh-1-i, j -> kw-1-j), and
+# padding (kh-1)*dh - pad_h by (kw-1)*dw - pad_w. So it runs the forward loops:
 #
 #     dL/dx[c, p, q] = sum_{o,i,j} w[o, c, kh-1-i, kw-1-j] * gy_padded[o, p + i*dh, q + j*dw]
+#
+# At larger strides it runs the forward's loops backwards instead: every tap adds the filters'
+# share of grad_out back onto the run of phase buffer that the forward read,
+#
+#     grad_phases[c, start(i, j) + k] += sum_o w[o, c, i, j] * grad_out_flat[o, k]
+#
+# (grad_out_flat is zero at the garbage positions), and the phases are then copied back.
 # --------------------------------------------------------------------------------------------
 
 FILTER_BLOCK = 4
 
 
-def _copy_padded(source, n, first_channel, padded, offset, pad_h, pad_w, padded_w):
-    """``padded[c, offset + (p + pad_h)*Wp + q + pad_w] = source[n, first_channel + c, p, q]``;
-    the border of ``padded`` is already zero."""
+def _tap_starts(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w):
+    """``start[i, j]``: where tap (i, j)'s run of pixels begins in a channel's phase buffer."""
+    start = np.empty((kernel_h, kernel_w), dtype=np.int64)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            phase = ((i * dilation_h) % stride_h) * stride_w + (j * dilation_w) % stride_w
+            start[i, j] = phase * phase_size + ((i * dilation_h) // stride_h) * plane_w + (j * dilation_w) // stride_w
+    return start
+
+
+def _phase_buffer_size(start, positions, all_phases):
+    """A channel's buffer: every phase of every image, and room for the last tap's run of
+    positions (which, at stride 1, reads (kw - 1)*dw past the final padded row)."""
+    return max(all_phases, start.max() + positions)
+
+
+def _copy_into_phases(source, n, first_channel, phases, offset, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w):
+    """``phases[c, (a*sw + b)*phase_size + offset + u*Wq + v] = xp[n, first_channel + c, u*sh + a, v*sw + b]``
+    for the pixels of the image (xp: ``source`` zero-padded); the padding is already zero."""
     height, width = source.shape[2], source.shape[3]
-    for c in range(padded.shape[0]):
+    if stride_h == stride_w == 1:  # one phase: the padded image itself (the common case, kept simple and fast)
+        for c in range(phases.shape[0]):
+            for p in range(height):
+                start = offset + (p + pad_h) * plane_w + pad_w
+                for q in range(width):
+                    phases[c, start + q] = source[n, first_channel + c, p, q]
+        return
+    for c in range(phases.shape[0]):
         for p in range(height):
-            start = offset + (p + pad_h) * padded_w + pad_w
+            row = p + pad_h
+            row_start = (row % stride_h) * stride_w * phase_size + offset + (row // stride_h) * plane_w
+            for b in range(stride_w):
+                # padded columns v*sw + b that hold a pixel: source columns q = v*sw + b - pad_w
+                first_v, end_v = max(0, -(-(pad_w - b) // stride_w)), (width - 1 + pad_w - b) // stride_w + 1
+                start = row_start + b * phase_size
+                for v in range(first_v, end_v):
+                    phases[c, start + v] = source[n, first_channel + c, p, v * stride_w + b - pad_w]
+
+
+def _copy_from_phases(phases, offset, phase_size, dest, n, first_channel, pad_h, pad_w, stride_h, stride_w, plane_w):
+    """``dest[n, first_channel + c, p, q] = phases[c, ...]``: the inverse of :func:`_copy_into_phases`,
+    dropping the padding."""
+    height, width = dest.shape[2], dest.shape[3]
+    for c in range(phases.shape[0]):
+        for p in range(height):
+            row = p + pad_h
+            row_start = (row % stride_h) * stride_w * phase_size + offset + (row // stride_h) * plane_w
             for q in range(width):
-                padded[c, start + q] = source[n, first_channel + c, p, q]
+                col = q + pad_w
+                dest[n, first_channel + c, p, q] = phases[c, row_start + (col % stride_w) * phase_size + col // stride_w]
 
 
 def _copy_to_row_pitch(source, n, first_channel, channels, flat, offset, row_pitch):
     """``flat[c, offset + y*row_pitch + x] = source[n, first_channel + c, y, x]`` for c <
-    ``channels`` (output-sized planes at row pitch Wp)."""
+    ``channels`` (output-sized planes at row pitch Wq)."""
     height, width = source.shape[2], source.shape[3]
     for c in range(channels):
         for y in range(height):
@@ -557,22 +619,22 @@ def _copy_from_row_pitch(flat, offset, dest, n, first_channel, channels, row_pit
                 dest_row[x] = flat_row[x]
 
 
-# In the loops below the innermost loop over ``k`` runs over 1-D contiguous slices: that is the
-# form LLVM turns into SIMD code (indexing the 2-D scratch arrays directly stays scalar).
+# In the loops below the innermost loop over ``k`` runs over 1-D contiguous slices, one per tap:
+# that is the form LLVM turns into SIMD code. (Indexing 2-D arrays, or one slice at offsets
+# known only at run time, stayed scalar: LLVM could not prove that the taps do not overlap the
+# outputs. Measured 4x slower.)
 
 
-def _add_kernel_row(out_flat, o, w, c, i, row, dilation_w):
-    """``out_flat[o + b, k] += sum_j w[o + b, c, i, j] * row[k + j*dw]`` for the four filters
-    b = 0..3 and every position k."""
+def _add_kernel_row(out_flat, o, w, c, i, phases_c, start):
+    """``out_flat[o + b, k] += sum_j w[o + b, c, i, j] * phases_c[start[j] + k]`` for the four
+    filters b = 0..3 and every position k (kernel row i of channel c)."""
     positions = out_flat.shape[1]
     out0, out1, out2, out3 = out_flat[o], out_flat[o + 1], out_flat[o + 2], out_flat[o + 3]
     if w.shape[3] == 3:
-        # The usual 3-wide kernel row, written out. One slice per tap (rather than row[k + dw])
-        # lets LLVM prove with simple bounds that the taps do not overlap the outputs; with
-        # offsets only known at run time it gave up on SIMD (4x slower, measured).
-        tap0 = row[:positions]
-        tap1 = row[dilation_w : dilation_w + positions]
-        tap2 = row[2 * dilation_w : 2 * dilation_w + positions]
+        # The usual 3-wide kernel row, written out.
+        tap0 = phases_c[start[0] : start[0] + positions]
+        tap1 = phases_c[start[1] : start[1] + positions]
+        tap2 = phases_c[start[2] : start[2] + positions]
         a0, a1, a2 = w[o, c, i, 0], w[o, c, i, 1], w[o, c, i, 2]
         b0, b1, b2 = w[o + 1, c, i, 0], w[o + 1, c, i, 1], w[o + 1, c, i, 2]
         c0, c1, c2 = w[o + 2, c, i, 0], w[o + 2, c, i, 1], w[o + 2, c, i, 2]
@@ -586,7 +648,7 @@ def _add_kernel_row(out_flat, o, w, c, i, row, dilation_w):
     else:
         # Any other width: one tap at a time, still four filters per input load.
         for j in range(w.shape[3]):
-            tap = row[j * dilation_w : j * dilation_w + positions]
+            tap = phases_c[start[j] : start[j] + positions]
             a, b, c_, d = w[o, c, i, j], w[o + 1, c, i, j], w[o + 2, c, i, j], w[o + 3, c, i, j]
             for k in range(positions):
                 s = tap[k]
@@ -596,17 +658,17 @@ def _add_kernel_row(out_flat, o, w, c, i, row, dilation_w):
                 out3[k] += d * s
 
 
-def _dot_kernel_row(grad_w, o, c, i, row, grad_out_flat, dilation_w):
-    """``grad_w[o + b, c, i, j] = sum_k row[k + j*dw] * grad_out_flat[o + b, k]`` for the four
-    filters b = 0..3 and every j: the dot products of :func:`_add_kernel_row`'s inputs with the
-    output gradient, all in one pass over k."""
+def _dot_kernel_row(grad_w, o, c, i, phases_c, start, grad_out_flat):
+    """``grad_w[o + b, c, i, j] = sum_k phases_c[start[j] + k] * grad_out_flat[o + b, k]`` for the
+    four filters b = 0..3 and every j: the dot products of :func:`_add_kernel_row`'s inputs with
+    the output gradient, all in one pass over k."""
     positions = grad_out_flat.shape[1]
     gy0, gy1, gy2, gy3 = grad_out_flat[o], grad_out_flat[o + 1], grad_out_flat[o + 2], grad_out_flat[o + 3]
     zero = grad_out_flat.dtype.type(0)
     if grad_w.shape[3] == 3:
-        tap0 = row[:positions]
-        tap1 = row[dilation_w : dilation_w + positions]
-        tap2 = row[2 * dilation_w : 2 * dilation_w + positions]
+        tap0 = phases_c[start[0] : start[0] + positions]
+        tap1 = phases_c[start[1] : start[1] + positions]
+        tap2 = phases_c[start[2] : start[2] + positions]
         a0, a1, a2, b0, b1, b2 = zero, zero, zero, zero, zero, zero
         c0, c1, c2, d0, d1, d2 = zero, zero, zero, zero, zero, zero
         for k in range(positions):
@@ -622,7 +684,7 @@ def _dot_kernel_row(grad_w, o, c, i, row, grad_out_flat, dilation_w):
         grad_w[o + 3, c, i, 0], grad_w[o + 3, c, i, 1], grad_w[o + 3, c, i, 2] = d0, d1, d2
     else:
         for j in range(grad_w.shape[3]):
-            tap = row[j * dilation_w : j * dilation_w + positions]
+            tap = phases_c[start[j] : start[j] + positions]
             a, b, c_, d = zero, zero, zero, zero
             for k in range(positions):
                 s = tap[k]
@@ -633,100 +695,162 @@ def _dot_kernel_row(grad_w, o, c, i, row, grad_out_flat, dilation_w):
             grad_w[o, c, i, j], grad_w[o + 1, c, i, j], grad_w[o + 2, c, i, j], grad_w[o + 3, c, i, j] = a, b, c_, d
 
 
-def _direct_forward_one_task(x, blocked_weight, out, first_image, images, g, pad_h, pad_w, dilation_h, dilation_w):
-    """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g, o, c, i, j] * padded[c, m*L + (y + i*dh)*Wp + x + j*dw]
+def _add_back_to_tap(grad_tap, o, w, c, i, j, grad_out_flat):
+    """``grad_tap[k] += sum_b w[o + b, c, i, j] * grad_out_flat[o + b, k]`` for the four filters
+    b = 0..3: what tap (i, j) of channel c passed on to those filters, sent back."""
+    gy0, gy1, gy2, gy3 = grad_out_flat[o], grad_out_flat[o + 1], grad_out_flat[o + 2], grad_out_flat[o + 3]
+    a, b, c_, d = w[o, c, i, j], w[o + 1, c, i, j], w[o + 2, c, i, j], w[o + 3, c, i, j]
+    for k in range(grad_tap.shape[0]):
+        grad_tap[k] += a * gy0[k] + b * gy1[k] + c_ * gy2[k] + d * gy3[k]
+
+
+def _direct_forward_one_task(x, blocked_weight, out, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
+    """out[n, g*Og + o, y, x] = sum_{c,i,j} w[g, o, c, i, j] * phases[c, start(i, j) + m*Hq*Wq + y*Wq + x]
     for the images n = first_image + m, m < ``images``, with ``blocked_weight`` of shape
     (G, Og rounded up to FILTER_BLOCK, Cg, kh, kw)."""
     _, _, in_h, in_w = x.shape
-    _, out_channels, out_h, out_w = out.shape
+    _, out_channels, out_h, _ = out.shape
     groups, filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape
     out_channels_per_group = out_channels // groups
-    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
-    image_size = padded_h * padded_w  # L: the images lie one after another, L values apart
-    # With wrapping rows the last position reads (kw - 1)*dw past the final padded row.
-    padded = np.zeros((in_channels_per_group, images * image_size + (kernel_w - 1) * dilation_w), dtype=x.dtype)
+    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
+    phase_size = images * plane_h * plane_w
+    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
+    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
+    phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=x.dtype)
     for m in range(images):
-        _copy_padded_jit(x, first_image + m, g * in_channels_per_group, padded, m * image_size, pad_h, pad_w, padded_w)
-    # Output rows at pitch Wp, image m from position m*L; the positions between one image's last
-    # output row and the next image are garbage, computed and dropped.
-    out_flat = np.zeros((filters, (images - 1) * image_size + out_h * padded_w), dtype=x.dtype)
+        _copy_into_phases_jit(
+            x, first_image + m, g * in_channels_per_group, phases, m * plane_h * plane_w, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
+        )
+    out_flat = np.zeros((filters, positions), dtype=x.dtype)
     w = blocked_weight[g]
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
-                _add_kernel_row_jit(out_flat, o, w, c, i, padded[c, i * dilation_h * padded_w :], dilation_w)
+                _add_kernel_row_jit(out_flat, o, w, c, i, phases[c], start[i])
     for m in range(images):
-        _copy_from_row_pitch_jit(out_flat, m * image_size, out, first_image + m, g * out_channels_per_group, out_channels_per_group, padded_w)
+        _copy_from_row_pitch_jit(out_flat, m * plane_h * plane_w, out, first_image + m, g * out_channels_per_group, out_channels_per_group, plane_w)
 
 
-def _direct_grad_weight_one_task(x, grad_out, grad_weight_blocks, block, first_image, images, g, pad_h, pad_w, dilation_h, dilation_w):
-    """grad_weight_blocks[block, g, o, c, i, j] = sum_{m,y,x} padded[c, m*L + (y + i*dh)*Wp + x + j*dw] * gy[first_image + m, g*Og + o, y, x];
-    the caller sums over the blocks (each task writes only its own block's slice: no races)."""
+def _direct_grad_input_one_task(grad_out, blocked_weight, grad_x, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
+    """grad_phases[c, start(i, j) + k] += sum_o w[g, o, c, i, j] * grad_out_flat[o, k], then
+    grad_x[first_image + m, g*Cg + c] = the pixels of grad_phases (the forward's loops, backwards)."""
+    _, out_channels, out_h, _ = grad_out.shape
+    _, _, in_h, in_w = grad_x.shape
+    groups, filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape
+    out_channels_per_group = out_channels // groups
+    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
+    phase_size = images * plane_h * plane_w
+    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
+    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
+    # Zero at the garbage positions and in the padding filters, so they send nothing back.
+    grad_out_flat = np.zeros((filters, positions), dtype=grad_out.dtype)
+    for m in range(images):
+        _copy_to_row_pitch_jit(
+            grad_out, first_image + m, g * out_channels_per_group, out_channels_per_group, grad_out_flat, m * plane_h * plane_w, plane_w
+        )
+    grad_phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=grad_out.dtype)
+    w = blocked_weight[g]
+    for c in range(in_channels_per_group):
+        for i in range(kernel_h):
+            for j in range(kernel_w):
+                grad_tap = grad_phases[c, start[i, j] : start[i, j] + positions]
+                for o in range(0, filters, FILTER_BLOCK):
+                    _add_back_to_tap_jit(grad_tap, o, w, c, i, j, grad_out_flat)
+    for m in range(images):
+        _copy_from_phases_jit(
+            grad_phases, m * plane_h * plane_w, phase_size, grad_x, first_image + m, g * in_channels_per_group, pad_h, pad_w, stride_h, stride_w, plane_w
+        )
+
+
+def _direct_grad_weight_one_task(x, grad_out, grad_weight_blocks, block, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
+    """grad_weight_blocks[block, g, o, c, i, j] = sum_k phases[c, start(i, j) + k] * grad_out_flat[o, k]
+    over the task's images; the caller sums over the blocks (each task writes only its own
+    block's slice: no races)."""
     _, _, in_h, in_w = x.shape
     _, out_channels, out_h, _ = grad_out.shape
     _, groups, filters, in_channels_per_group, kernel_h, kernel_w = grad_weight_blocks.shape
     out_channels_per_group = out_channels // groups
-    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
-    image_size = padded_h * padded_w
-    padded = np.zeros((in_channels_per_group, images * image_size + (kernel_w - 1) * dilation_w), dtype=x.dtype)
+    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
+    phase_size = images * plane_h * plane_w
+    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
+    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
+    phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=x.dtype)
     # Zero at the garbage positions and in the padding filters, so they add nothing to the sums.
-    grad_out_flat = np.zeros((filters, (images - 1) * image_size + out_h * padded_w), dtype=grad_out.dtype)
+    grad_out_flat = np.zeros((filters, positions), dtype=grad_out.dtype)
     for m in range(images):
-        _copy_padded_jit(x, first_image + m, g * in_channels_per_group, padded, m * image_size, pad_h, pad_w, padded_w)
+        _copy_into_phases_jit(
+            x, first_image + m, g * in_channels_per_group, phases, m * plane_h * plane_w, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
+        )
         _copy_to_row_pitch_jit(
-            grad_out, first_image + m, g * out_channels_per_group, out_channels_per_group, grad_out_flat, m * image_size, padded_w
+            grad_out, first_image + m, g * out_channels_per_group, out_channels_per_group, grad_out_flat, m * plane_h * plane_w, plane_w
         )
     grad_w = grad_weight_blocks[block, g]
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
-                _dot_kernel_row_jit(grad_w, o, c, i, padded[c, i * dilation_h * padded_w :], grad_out_flat, dilation_w)
+                _dot_kernel_row_jit(grad_w, o, c, i, phases[c], start[i], grad_out_flat)
 
 
-def _direct_forward_loops(x, blocked_weight, out, images_per_task, pad_h, pad_w, dilation_h, dilation_w):
+def _direct_forward_loops(x, blocked_weight, out, images_per_task, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
     groups, batch = blocked_weight.shape[0], x.shape[0]
     for task in prange(-(-batch // images_per_task) * groups):
         first_image, g = (task // groups) * images_per_task, task % groups
         images = min(images_per_task, batch - first_image)
-        _direct_forward_one_task_jit(x, blocked_weight, out, first_image, images, g, pad_h, pad_w, dilation_h, dilation_w)
+        _direct_forward_one_task_jit(x, blocked_weight, out, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w)
 
 
-def _direct_grad_weight_loops(x, grad_out, grad_weight_blocks, images_per_task, pad_h, pad_w, dilation_h, dilation_w):
+def _direct_grad_input_loops(grad_out, blocked_weight, grad_x, images_per_task, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
+    groups, batch = blocked_weight.shape[0], grad_out.shape[0]
+    for task in prange(-(-batch // images_per_task) * groups):
+        first_image, g = (task // groups) * images_per_task, task % groups
+        images = min(images_per_task, batch - first_image)
+        _direct_grad_input_one_task_jit(
+            grad_out, blocked_weight, grad_x, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w
+        )
+
+
+def _direct_grad_weight_loops(x, grad_out, grad_weight_blocks, images_per_task, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
     groups, batch = grad_weight_blocks.shape[1], x.shape[0]
     for task in prange(grad_weight_blocks.shape[0] * groups):
         block, g = task // groups, task % groups
         first_image = block * images_per_task
         images = min(images_per_task, batch - first_image)
         _direct_grad_weight_one_task_jit(
-            x, grad_out, grad_weight_blocks, block, first_image, images, g, pad_h, pad_w, dilation_h, dilation_w
+            x, grad_out, grad_weight_blocks, block, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w
         )
 
 
-_copy_padded_jit = njit(cache=True)(_copy_padded)
+_tap_starts_jit = njit(cache=True)(_tap_starts)
+_phase_buffer_size_jit = njit(cache=True)(_phase_buffer_size)
+_copy_into_phases_jit = njit(cache=True)(_copy_into_phases)
+_copy_from_phases_jit = njit(cache=True)(_copy_from_phases)
 _copy_to_row_pitch_jit = njit(cache=True)(_copy_to_row_pitch)
 _copy_from_row_pitch_jit = njit(cache=True)(_copy_from_row_pitch)
 # Inlined into the task loops: a call per kernel row cost more than the row itself on small
 # images (64 x 512ch x 8x8: 28 ms called, 11 ms inlined, one core).
 _add_kernel_row_jit = njit(cache=True, inline="always")(_add_kernel_row)
+_add_back_to_tap_jit = njit(cache=True, inline="always")(_add_back_to_tap)
 # A sum is a chain of dependent additions; only if it may reorder them ("reassoc") does LLVM
 # split the dot products above over SIMD lanes, which makes them ~10x faster (1.1 -> 0.1 ns per
 # float32 element, measured). Results change only by rounding (float64 tests still agree with
 # the reference to 1e-12). No other fastmath flag is on: NaN and inf behave as IEEE says.
 # (Inlined code takes its caller's flags, so the grad_weight task carries the flag too.)
 _dot_kernel_row_jit = njit(cache=True, inline="always", fastmath={"reassoc"})(_dot_kernel_row)
-# One parallel task per (image n, group g): each writes only its own slice of the output, so
-# no two threads touch the same element. The per-task work lives in its own (serial) function:
-# inside a prange body Numba's parallel lowering stops LLVM from vectorising the inner loops
-# (measured 4x slower).
+# One parallel task per (block of images, group): each writes only its own slice of the
+# output, so no two threads touch the same element. The per-task work lives in its own
+# (serial) function: inside a prange body Numba's parallel lowering stops LLVM from vectorising
+# the inner loops (measured 4x slower).
 _direct_forward_one_task_jit = njit(cache=True)(_direct_forward_one_task)
+_direct_grad_input_one_task_jit = njit(cache=True)(_direct_grad_input_one_task)
 _direct_grad_weight_one_task_jit = njit(cache=True, fastmath={"reassoc"})(_direct_grad_weight_one_task)
 _direct_forward_jit = njit(cache=True, parallel=True)(_direct_forward_loops)
+_direct_grad_input_jit = njit(cache=True, parallel=True)(_direct_grad_input_loops)
 _direct_grad_weight_jit = njit(cache=True, parallel=True)(_direct_grad_weight_loops)
 
 
-def _padding_dilation(geom):
-    assert geom.stride_h == geom.stride_w == 1, "the direct loops are for stride 1 only (uses_direct_path)"
-    return geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w
+def _geometry_ints(geom):
+    """Padding, stride and dilation as the loop functions take them."""
+    return geom.pad_h, geom.pad_w, geom.stride_h, geom.stride_w, geom.dilation_h, geom.dilation_w
 
 
 def _blocked_filters(weight, groups):
@@ -740,35 +864,46 @@ def _blocked_filters(weight, groups):
     return blocked
 
 
-# Padded pixels per task and plane: a task takes as many images as fit (at least one), laid
-# one after another, so that small images make fewer, longer tasks (and fewer per-task weight
-# gradients to add up). Measured forward / grad input / grad weight on 2 cores, 64 x 512ch x
-# 8x8, groups 32: one image per task 7.4 / 7.4 / 10.1 ms, ten images 7.1 / 7.3 / 7.6 ms; 64 x
-# 1024ch x 8x8: grad weight 37.8 -> 26.0 ms. 2048 pixels was slower again.
+# Padded pixels per task and phase plane: a task takes as many images as fit (at least one),
+# laid one after another, so that small images make fewer, longer tasks (and fewer per-task
+# weight gradients to add up). Measured forward / grad input / grad weight on 2 cores, 64 x
+# 512ch x 8x8, groups 32: one image per task 7.4 / 7.4 / 10.1 ms, ten images 7.1 / 7.3 / 7.6 ms;
+# 64 x 1024ch x 8x8: grad weight 37.8 -> 26.0 ms. 2048 pixels was slower again.
 DIRECT_TASK_PIXELS = 1024
 
 
-def _images_per_task(padded_h, padded_w):
-    return max(1, DIRECT_TASK_PIXELS // (padded_h * padded_w))
+def _images_per_task(in_h, in_w, geom):
+    """Images per task for inputs of ``in_h x in_w`` padded and phase-split as ``geom`` says."""
+    plane_h = -(-(in_h + 2 * geom.pad_h) // geom.stride_h)
+    plane_w = -(-(in_w + 2 * geom.pad_w) // geom.stride_w)
+    return max(1, DIRECT_TASK_PIXELS // (plane_h * plane_w))
 
 
 def _conv2d_forward_direct(x, weight, geom):
     # C-contiguous inputs keep Numba at one compiled version per dtype.
     x = np.ascontiguousarray(x)
     out = np.empty(geom.output_shape, dtype=x.dtype)
-    images_per_task = _images_per_task(geom.in_h + 2 * geom.pad_h, geom.in_w + 2 * geom.pad_w)
-    _direct_forward_jit(x, _blocked_filters(weight, geom.groups), out, images_per_task, *_padding_dilation(geom))
+    _direct_forward_jit(x, _blocked_filters(weight, geom.groups), out, _images_per_task(geom.in_h, geom.in_w, geom), *_geometry_ints(geom))
     return out
 
 
 def _conv2d_grad_input_direct(grad_out, weight, geom):
-    """The forward loops on grad_out, with every group's filters transposed and flipped."""
+    """Stride 1: the forward loops on grad_out, with every group's filters transposed and
+    flipped. Larger strides: the forward's loops backwards."""
+    if geom.stride_h > 1 or geom.stride_w > 1:
+        grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
+        _direct_grad_input_jit(
+            np.ascontiguousarray(grad_out), _blocked_filters(weight, geom.groups), grad_x,
+            _images_per_task(geom.in_h, geom.in_w, geom), *_geometry_ints(geom),
+        )  # fmt: skip
+        return grad_x
     grad_out, flipped, full_pad_h, full_pad_w = _grad_input_as_forward(grad_out, weight, geom)
+    full = replace(geom, pad_h=full_pad_h, pad_w=full_pad_w)  # only its padding is used below
     grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
-    images_per_task = _images_per_task(grad_out.shape[2] + 2 * full_pad_h, grad_out.shape[3] + 2 * full_pad_w)
     _direct_forward_jit(
-        grad_out, _blocked_filters(flipped, geom.groups), grad_x, images_per_task, full_pad_h, full_pad_w, geom.dilation_h, geom.dilation_w
-    )
+        grad_out, _blocked_filters(flipped, geom.groups), grad_x,
+        _images_per_task(grad_out.shape[2], grad_out.shape[3], full), *_geometry_ints(full),
+    )  # fmt: skip
     return grad_x
 
 
@@ -776,16 +911,15 @@ def _grad_input_as_forward(grad_out, weight, geom):
     """The stride-1 convolution whose forward is dL/dx: ``(grad_out, filters, pad_h, pad_w)``.
 
     Filters ``(G*Cg, Og, kh, kw)``: each group's weight transposed and flipped, see "The gradient
-    w.r.t. the input is itself a stride-1 convolution" above. Padding ``(kh-1)*dh - pad_h``; where
-    the forward's padding is wider than that (``pad_h > (kh-1)*dh``) it would be negative: those
-    outer rows of grad_out only ever met zero padding in the forward pass, so they are cut off
-    and the padding is zero.
+    w.r.t. the input, at stride 1, is itself a stride-1 convolution" above. Padding
+    ``(kh-1)*dh - pad_h``; where the forward's padding is wider than that (``pad_h >
+    (kh-1)*dh``) it would be negative: those outer rows of grad_out only ever met zero padding
+    in the forward pass, so they are cut off and the padding is zero.
     """
     G, Og, Cg, kh, kw = geom.groups, geom.out_channels_per_group, geom.in_channels_per_group, geom.kernel_h, geom.kernel_w
-    pad_h, pad_w, dilation_h, dilation_w = _padding_dilation(geom)
     # (G*Og, Cg, kh, kw) -> (G, Cg, Og, kh, kw), flipped in both kernel axes -> (G*Cg, Og, kh, kw)
     flipped = weight.reshape(G, Og, Cg, kh, kw).transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1].reshape(G * Cg, Og, kh, kw)
-    full_pad_h, full_pad_w = (kh - 1) * dilation_h - pad_h, (kw - 1) * dilation_w - pad_w
+    full_pad_h, full_pad_w = (kh - 1) * geom.dilation_h - geom.pad_h, (kw - 1) * geom.dilation_w - geom.pad_w
     crop_h, crop_w = max(0, -full_pad_h), max(0, -full_pad_w)
     grad_out = grad_out[:, :, crop_h : geom.out_h - crop_h, crop_w : geom.out_w - crop_w]
     return np.ascontiguousarray(grad_out), flipped, max(0, full_pad_h), max(0, full_pad_w)
@@ -795,9 +929,9 @@ def _conv2d_grad_weight_direct(x, grad_out, geom):
     x, grad_out = np.ascontiguousarray(x), np.ascontiguousarray(grad_out)
     G, Og = geom.groups, geom.out_channels_per_group
     filters = -(-Og // FILTER_BLOCK) * FILTER_BLOCK
-    images_per_task = _images_per_task(geom.in_h + 2 * geom.pad_h, geom.in_w + 2 * geom.pad_w)
+    images_per_task = _images_per_task(geom.in_h, geom.in_w, geom)
     blocks = -(-geom.batch // images_per_task)
     # One (G, Og', Cg, kh, kw) result per block of images, summed over the blocks below.
     grad_weight_blocks = np.empty((blocks, G, filters, geom.in_channels_per_group, geom.kernel_h, geom.kernel_w), dtype=x.dtype)
-    _direct_grad_weight_jit(x, grad_out, grad_weight_blocks, images_per_task, *_padding_dilation(geom))
+    _direct_grad_weight_jit(x, grad_out, grad_weight_blocks, images_per_task, *_geometry_ints(geom))
     return grad_weight_blocks.sum(axis=0)[:, :Og].reshape(geom.weight_shape)

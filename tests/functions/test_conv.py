@@ -24,6 +24,7 @@ def matmul_path(monkeypatch):
     pass without the student's code. Those two paths are tested in tests/kernels.
     """
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
     monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
 
@@ -33,6 +34,7 @@ def path(request, monkeypatch):
     """"dispatched" leaves the dispatcher alone; "matmul" does what `matmul_path` does."""
     if request.param == "matmul":
         monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+        monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
         monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
         monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
     return request.param

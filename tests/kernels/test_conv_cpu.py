@@ -39,16 +39,17 @@ TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 def path(request, monkeypatch):
     """Run the test once through each path, by moving the dispatcher's switches.
 
-    "direct" sends every stride-1 conv to the direct loops, "shifted" every stride-1 conv with
-    a kernel wider than 1x1-without-padding to the shifted matmuls, and "im2col" everything to
-    the classic matmul paths: im2col + matmul, and for 1x1 kernels without padding the pointwise
-    matmul. Those are classroom tasks t05 (forward) and t06 (gradients), so their runs carry the
-    task's marker (see `all_paths`); the direct loops and shifted matmuls are not a task.
-    Convolutions a path cannot compute (strides > 1 for the first two) go where the dispatcher
-    sends them.
+    "direct" sends every conv to the direct loops (but strided 1x1 convs without padding to the
+    pointwise matmul), "shifted" every stride-1 conv with a kernel wider than 1x1-without-padding
+    to the shifted matmuls, and "im2col" everything to the classic matmul paths: im2col +
+    matmul, and for 1x1 kernels without padding the pointwise matmul. Those are classroom tasks
+    t05 (forward) and t06 (gradients), so their runs carry the task's marker (see `all_paths`);
+    the direct loops and shifted matmuls are not a task. Convolutions a path cannot compute
+    (strides > 1 for the shifted matmuls) go where the dispatcher sends them.
     """
     direct = request.param == "direct"
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 1 << 30 if direct else 0)
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 1 << 30 if direct else 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 0 if direct else 1 << 30)
     monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", request.param != "im2col")
     return request.param
@@ -128,6 +129,7 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
     x, weight, grad_out, geom = make_case((5,) + case[1:], dtype)
     column_bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * x.itemsize
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
     monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
     monkeypatch.setattr(conv_cpu, "COLUMN_BLOCK_BYTES", images_per_block * column_bytes_per_image)
@@ -177,8 +179,11 @@ def test_dispatcher_picks_a_path_by_stride_groups_and_image_size():
     assert path((8, 128, 8, 8), (128, 128, 3, 3), padding=1) == "shifted"
     assert path((8, 256, 32, 32), (256, 256, 1, 1)) == "pointwise"
     assert path((8, 64, 32, 32), (64, 4, 1, 1), groups=16) == "direct"  # 1x1 with tiny groups
-    assert path((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32) == "im2col"
+    assert path((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32) == "direct"  # narrow, strided
+    assert path((8, 128, 32, 32), (128, 32, 3, 3), stride=2, padding=1, groups=4) == "direct"
+    assert path((8, 64, 32, 32), (128, 64, 3, 3), stride=2, padding=1) == "im2col"  # dense, strided
     assert path((8, 256, 32, 32), (256, 256, 1, 1), stride=2) == "pointwise"
+    assert path((8, 64, 32, 32), (64, 4, 1, 1), stride=2, groups=16) == "pointwise"
 
 
 def test_rejects_wrong_shape():
@@ -207,9 +212,11 @@ def test_matches_torch(case, path):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_matmul_paths_work_in_a_forked_child():
+def test_matmul_paths_work_in_a_forked_child(monkeypatch):
     """The batch-slice thread pool must not hang a child forked after the parent used it."""
-    x, weight, _, geom = make_case((4, 4, 6, 6, 6, 1, (3, 3), 2, 1, 1))  # im2col: strided, dense
+    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
+    x, weight, _, geom = make_case((4, 4, 6, 6, 6, 1, (3, 3), 2, 1, 1))
+    assert conv_cpu.path_name(geom) == "im2col"
     expected = reference.conv2d_forward(x, weight, geom)
     conv_cpu.conv2d_forward(x, weight, geom)  # the parent's pool now exists
     read_end, write_end = os.pipe()
