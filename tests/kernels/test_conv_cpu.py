@@ -144,13 +144,16 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
 
 
 @pytest.mark.parametrize("images_per_task", [1, 2, 5])
-def test_direct_loops_in_tasks_of_several_images(images_per_task, monkeypatch):
-    """A task lays several images one after another: the positions between them are garbage to
-    drop from the output and to leave out of the weight gradient. A batch of 5 runs as tasks of
-    1+1+1+1+1, 2+2+1 or 5 images."""
-    x, weight, grad_out, geom = make_case((5, 4, 5, 6, 6, 2, (3, 3), 1, 1, 2))
-    padded_pixels = (geom.in_h + 2 * geom.pad_h) * (geom.in_w + 2 * geom.pad_w)
-    monkeypatch.setattr(conv_cpu, "DIRECT_TASK_PIXELS", images_per_task * padded_pixels)
+@pytest.mark.parametrize(
+    "case", [(5, 4, 5, 6, 6, 2, (3, 3), 1, 1, 2), (5, 4, 7, 6, 6, 2, (3, 2), (2, 3), (1, 2), 1)], ids=["stride 1", "strided"]
+)
+def test_direct_loops_in_tasks_of_several_images(case, images_per_task, monkeypatch):
+    """A task lays several images one after another (in each stride phase): the positions
+    between them are garbage to drop from the output and to leave out of both gradients. A
+    batch of 5 runs as tasks of 1+1+1+1+1, 2+2+1 or 5 images."""
+    x, weight, grad_out, geom = make_case(case)
+    phase_pixels = -(-(geom.in_h + 2 * geom.pad_h) // geom.stride_h) * -(-(geom.in_w + 2 * geom.pad_w) // geom.stride_w)
+    monkeypatch.setattr(conv_cpu, "DIRECT_TASK_PIXELS", images_per_task * phase_pixels)
     assert conv_cpu.path_name(geom) == "direct"
     assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), np.float64)
     assert_close(conv_cpu.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
