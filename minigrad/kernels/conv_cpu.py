@@ -10,18 +10,20 @@ Every function here computes exactly what :mod:`minigrad.kernels.reference` spec
 results in the dtype of the inputs (float32 stays float32). There are four ways to do it, and
 :func:`path_name` picks one:
 
-* **direct loops** (``_*_direct``, Numba; stride 1, narrow groups or images of 16x16 and
-  more): one parallel task per (image, group) slides the kernel over that group's channels.
-  Right for ResNeXt's 3x3 grouped conv (4-16 channels per group), where each group's matrix
-  product is too thin for BLAS, and measured as fast as BLAS or faster on larger images.
+* **direct loops** (``_*_direct``, Numba; narrow groups, and at stride 1 images of 16x16 and
+  more): one parallel task per (block of images, group) slides the kernel over that group's
+  channels. Right for ResNeXt's 3x3 grouped conv (4-16 channels per group), where each
+  group's matrix product is too thin for BLAS, and measured as fast as BLAS or faster on
+  larger images. Strides are handled by splitting the input into its stride phases.
 * **pointwise** (``_*_pointwise``; 1x1 kernels without padding): a 1x1 conv needs no unfolding
   at all, its columns are its pixels: one batched matrix product per group.
 * **shifted matmuls** (``_*_shifted``; the other stride-1 convs: wide groups on small images):
   one matrix product per kernel tap, each with a shifted view of the zero-padded input, which
   BLAS reads in place.
-* **im2col + matmul** (``_*_im2col``; everything else, i.e. strides > 1): copy every receptive
-  field into a column, then each group is one matrix product that BLAS runs near peak speed.
-  This is the classic formulation, and the one the classroom tasks t05 and t06 ask for.
+* **im2col + matmul** (``_*_im2col``; everything else: strided convs with wide groups): copy
+  every receptive field into a column, then each group is one matrix product that BLAS runs
+  near peak speed. This is the classic formulation, and the one the classroom tasks t05 and
+  t06 ask for.
 """
 
 import os
