@@ -113,19 +113,23 @@ def torch_functions(x, weight, grad_out, geom):
 
 
 def cold_compile_seconds():
-    """First-call time of every kernel for float32 and float64 in a fresh process with an
-    empty Numba cache: what a fresh CI clone pays once."""
+    """First-call time of every kernel of every path for float32 and float64 in a fresh process
+    with an empty Numba cache: what a fresh CI clone pays once."""
     code = (
         "import time, numpy as np\n"
         "start = time.perf_counter()\n"
         "from minigrad.kernels import conv_cpu\n"
         "from minigrad.kernels.conv_geometry import ConvGeometry\n"
+        "cases = [(4, 4, 4, 3, 1, 1), (4, 4, 4, 3, 2, 1), (64, 64, 1, 3, 1, 1), (64, 64, 1, 3, 2, 1), (32, 32, 1, 1, 1, 0)]\n"
+        "paths = set()\n"
         "for dtype in (np.float32, np.float64):\n"
-        "    for groups, out_channels in ((1, 32), (4, 4)):  # im2col path, direct path\n"
-        "        x = np.ones((1, 4, 5, 5), dtype); w = np.ones((out_channels, 4 // groups, 3, 3), dtype)\n"
-        "        geom = ConvGeometry.from_shapes(x.shape, w.shape, padding=1, groups=groups)\n"
+        "    for channels, out_channels, groups, kernel, stride, padding in cases:\n"
+        "        x = np.ones((2, channels, 5, 5), dtype); w = np.ones((out_channels, channels // groups, kernel, kernel), dtype)\n"
+        "        geom = ConvGeometry.from_shapes(x.shape, w.shape, stride=stride, padding=padding, groups=groups)\n"
+        "        paths.add(conv_cpu.path_name(geom))\n"
         "        y = conv_cpu.conv2d_forward(x, w, geom)\n"
         "        conv_cpu.conv2d_grad_input(y, w, geom); conv_cpu.conv2d_grad_weight(x, y, geom)\n"
+        "assert paths == {'direct', 'shifted', 'im2col', 'pointwise'}, paths\n"
         "print(time.perf_counter() - start)\n"
     )
     with tempfile.TemporaryDirectory() as cache_dir:
