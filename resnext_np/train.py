@@ -15,7 +15,6 @@ divided by 10 at 50% and 75% of training (or a cosine schedule), random-crop + f
 """
 
 import argparse
-import contextlib
 import json
 import math
 import os
