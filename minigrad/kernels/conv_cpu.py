@@ -558,67 +558,89 @@ def _tap_starts(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, 
     return start
 
 
-def _phase_buffer_size(start, positions, all_phases):
-    """A channel's buffer: every phase of every image, and room for the last tap's run of
-    positions (which, at stride 1, reads (kw - 1)*dw past the final padded row)."""
-    return max(all_phases, start.max() + positions)
+def _phase_layout(in_h, in_w, out_h, kernel_h, kernel_w, images, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
+    """The sizes a task works with: ``(plane_size, plane_w, phase_size, start, positions, buffer_size)``.
+
+    plane_size = Hq*Wq (one phase of one image, Wq its row pitch), phase_size = images*Hq*Wq
+    (one phase of the task's images), start[i, j] (see :func:`_tap_starts`), positions = the
+    output positions k computed, and buffer_size = a channel's buffer: every phase of every
+    image, and room for the last tap's run of positions (which, at stride 1, reads
+    (kw - 1)*dw past the final padded row).
+    """
+    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
+    plane_size = plane_h * plane_w
+    phase_size = images * plane_size
+    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
+    positions = (images - 1) * plane_size + out_h * plane_w
+    buffer_size = max(stride_h * stride_w * phase_size, start.max() + positions)
+    return plane_size, plane_w, phase_size, start, positions, buffer_size
 
 
-def _copy_into_phases(source, n, first_channel, phases, offset, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w):
-    """``phases[c, (a*sw + b)*phase_size + offset + u*Wq + v] = xp[n, first_channel + c, u*sh + a, v*sw + b]``
-    for the pixels of the image (xp: ``source`` zero-padded); the padding is already zero."""
+# The four copies below move a task's images (n = first_image + m, m < images) between the
+# (N, C, H, W) arrays and a task's buffers, where image m starts at offset m*plane_size.
+
+
+def _copy_into_phases(source, first_image, images, first_channel, phases, plane_size, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w):
+    """``phases[c, (a*sw + b)*phase_size + m*plane_size + u*Wq + v] = xp[n, first_channel + c, u*sh + a, v*sw + b]``
+    for the pixels of each image (xp: ``source`` zero-padded); the padding is already zero."""
     height, width = source.shape[2], source.shape[3]
-    if stride_h == stride_w == 1:  # one phase: the padded image itself (the common case, kept simple and fast)
+    for m in range(images):
+        n, offset = first_image + m, m * plane_size
+        if stride_h == stride_w == 1:  # one phase: the padded image itself (the common case, kept simple and fast)
+            for c in range(phases.shape[0]):
+                for p in range(height):
+                    start = offset + (p + pad_h) * plane_w + pad_w
+                    for q in range(width):
+                        phases[c, start + q] = source[n, first_channel + c, p, q]
+            continue
         for c in range(phases.shape[0]):
             for p in range(height):
-                start = offset + (p + pad_h) * plane_w + pad_w
-                for q in range(width):
-                    phases[c, start + q] = source[n, first_channel + c, p, q]
-        return
-    for c in range(phases.shape[0]):
-        for p in range(height):
-            row = p + pad_h
-            row_start = (row % stride_h) * stride_w * phase_size + offset + (row // stride_h) * plane_w
-            for b in range(stride_w):
-                # padded columns v*sw + b that hold a pixel: source columns q = v*sw + b - pad_w
-                first_v, end_v = max(0, -(-(pad_w - b) // stride_w)), (width - 1 + pad_w - b) // stride_w + 1
-                start = row_start + b * phase_size
-                for v in range(first_v, end_v):
-                    phases[c, start + v] = source[n, first_channel + c, p, v * stride_w + b - pad_w]
+                row = p + pad_h
+                row_start = (row % stride_h) * stride_w * phase_size + offset + (row // stride_h) * plane_w
+                for b in range(stride_w):
+                    # padded columns v*sw + b that hold a pixel: source columns q = v*sw + b - pad_w
+                    first_v, end_v = max(0, -(-(pad_w - b) // stride_w)), (width - 1 + pad_w - b) // stride_w + 1
+                    start = row_start + b * phase_size
+                    for v in range(first_v, end_v):
+                        phases[c, start + v] = source[n, first_channel + c, p, v * stride_w + b - pad_w]
 
 
-def _copy_from_phases(phases, offset, phase_size, dest, n, first_channel, pad_h, pad_w, stride_h, stride_w, plane_w):
+def _copy_from_phases(phases, plane_size, phase_size, dest, first_image, images, first_channel, pad_h, pad_w, stride_h, stride_w, plane_w):
     """``dest[n, first_channel + c, p, q] = phases[c, ...]``: the inverse of :func:`_copy_into_phases`,
     dropping the padding."""
     height, width = dest.shape[2], dest.shape[3]
-    for c in range(phases.shape[0]):
-        for p in range(height):
-            row = p + pad_h
-            row_start = (row % stride_h) * stride_w * phase_size + offset + (row // stride_h) * plane_w
-            for q in range(width):
-                col = q + pad_w
-                dest[n, first_channel + c, p, q] = phases[c, row_start + (col % stride_w) * phase_size + col // stride_w]
+    for m in range(images):
+        for c in range(phases.shape[0]):
+            for p in range(height):
+                row = p + pad_h
+                row_start = (row % stride_h) * stride_w * phase_size + m * plane_size + (row // stride_h) * plane_w
+                for q in range(width):
+                    col = q + pad_w
+                    dest[first_image + m, first_channel + c, p, q] = phases[c, row_start + (col % stride_w) * phase_size + col // stride_w]
 
 
-def _copy_to_row_pitch(source, n, first_channel, channels, flat, offset, row_pitch):
-    """``flat[c, offset + y*row_pitch + x] = source[n, first_channel + c, y, x]`` for c <
+def _copy_to_row_pitch(source, first_image, images, first_channel, channels, flat, plane_size, row_pitch):
+    """``flat[c, m*plane_size + y*row_pitch + x] = source[n, first_channel + c, y, x]`` for c <
     ``channels`` (output-sized planes at row pitch Wq)."""
     height, width = source.shape[2], source.shape[3]
-    for c in range(channels):
-        for y in range(height):
-            for x in range(width):
-                flat[c, offset + y * row_pitch + x] = source[n, first_channel + c, y, x]
+    for m in range(images):
+        for c in range(channels):
+            for y in range(height):
+                start = m * plane_size + y * row_pitch
+                for x in range(width):
+                    flat[c, start + x] = source[first_image + m, first_channel + c, y, x]
 
 
-def _copy_from_row_pitch(flat, offset, dest, n, first_channel, channels, row_pitch):
-    """``dest[n, first_channel + c, y, x] = flat[c, offset + y*row_pitch + x]`` for c <
+def _copy_from_row_pitch(flat, plane_size, dest, first_image, images, first_channel, channels, row_pitch):
+    """``dest[n, first_channel + c, y, x] = flat[c, m*plane_size + y*row_pitch + x]`` for c <
     ``channels``: the inverse of :func:`_copy_to_row_pitch`, dropping the wrapped columns."""
     height, width = dest.shape[2], dest.shape[3]
-    for c in range(channels):
-        for y in range(height):
-            flat_row, dest_row = flat[c, offset + y * row_pitch :], dest[n, first_channel + c, y]
-            for x in range(width):
-                dest_row[x] = flat_row[x]
+    for m in range(images):
+        for c in range(channels):
+            for y in range(height):
+                flat_row, dest_row = flat[c, m * plane_size + y * row_pitch :], dest[first_image + m, first_channel + c, y]
+                for x in range(width):
+                    dest_row[x] = flat_row[x]
 
 
 # In the loops below the innermost loop over ``k`` runs over 1-D contiguous slices, one per tap:
@@ -714,23 +736,20 @@ def _direct_forward_one_task(x, blocked_weight, out, first_image, images, g, pad
     _, out_channels, out_h, _ = out.shape
     groups, filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape
     out_channels_per_group = out_channels // groups
-    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
-    phase_size = images * plane_h * plane_w
-    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
-    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
-    phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=x.dtype)
-    for m in range(images):
-        _copy_into_phases_jit(
-            x, first_image + m, g * in_channels_per_group, phases, m * plane_h * plane_w, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
-        )
+    plane_size, plane_w, phase_size, start, positions, buffer_size = _phase_layout_jit(
+        in_h, in_w, out_h, kernel_h, kernel_w, images, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w
+    )
+    phases = np.zeros((in_channels_per_group, buffer_size), dtype=x.dtype)
+    _copy_into_phases_jit(
+        x, first_image, images, g * in_channels_per_group, phases, plane_size, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
+    )
     out_flat = np.zeros((filters, positions), dtype=x.dtype)
     w = blocked_weight[g]
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
                 _add_kernel_row_jit(out_flat, o, w, c, i, phases[c], start[i])
-    for m in range(images):
-        _copy_from_row_pitch_jit(out_flat, m * plane_h * plane_w, out, first_image + m, g * out_channels_per_group, out_channels_per_group, plane_w)
+    _copy_from_row_pitch_jit(out_flat, plane_size, out, first_image, images, g * out_channels_per_group, out_channels_per_group, plane_w)
 
 
 def _direct_grad_input_one_task(grad_out, blocked_weight, grad_x, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
@@ -740,17 +759,13 @@ def _direct_grad_input_one_task(grad_out, blocked_weight, grad_x, first_image, i
     _, _, in_h, in_w = grad_x.shape
     groups, filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape
     out_channels_per_group = out_channels // groups
-    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
-    phase_size = images * plane_h * plane_w
-    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
-    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
+    plane_size, plane_w, phase_size, start, positions, buffer_size = _phase_layout_jit(
+        in_h, in_w, out_h, kernel_h, kernel_w, images, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w
+    )
     # Zero at the garbage positions and in the padding filters, so they send nothing back.
     grad_out_flat = np.zeros((filters, positions), dtype=grad_out.dtype)
-    for m in range(images):
-        _copy_to_row_pitch_jit(
-            grad_out, first_image + m, g * out_channels_per_group, out_channels_per_group, grad_out_flat, m * plane_h * plane_w, plane_w
-        )
-    grad_phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=grad_out.dtype)
+    _copy_to_row_pitch_jit(grad_out, first_image, images, g * out_channels_per_group, out_channels_per_group, grad_out_flat, plane_size, plane_w)
+    grad_phases = np.zeros((in_channels_per_group, buffer_size), dtype=grad_out.dtype)
     w = blocked_weight[g]
     for c in range(in_channels_per_group):
         for i in range(kernel_h):
@@ -758,10 +773,9 @@ def _direct_grad_input_one_task(grad_out, blocked_weight, grad_x, first_image, i
                 grad_tap = grad_phases[c, start[i, j] : start[i, j] + positions]
                 for o in range(0, filters, FILTER_BLOCK):
                     _add_back_to_tap_jit(grad_tap, o, w, c, i, j, grad_out_flat)
-    for m in range(images):
-        _copy_from_phases_jit(
-            grad_phases, m * plane_h * plane_w, phase_size, grad_x, first_image + m, g * in_channels_per_group, pad_h, pad_w, stride_h, stride_w, plane_w
-        )
+    _copy_from_phases_jit(
+        grad_phases, plane_size, phase_size, grad_x, first_image, images, g * in_channels_per_group, pad_h, pad_w, stride_h, stride_w, plane_w
+    )
 
 
 def _direct_grad_weight_one_task(x, grad_out, grad_weight_blocks, block, first_image, images, g, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w):
@@ -772,20 +786,16 @@ def _direct_grad_weight_one_task(x, grad_out, grad_weight_blocks, block, first_i
     _, out_channels, out_h, _ = grad_out.shape
     _, groups, filters, in_channels_per_group, kernel_h, kernel_w = grad_weight_blocks.shape
     out_channels_per_group = out_channels // groups
-    plane_h, plane_w = -(-(in_h + 2 * pad_h) // stride_h), -(-(in_w + 2 * pad_w) // stride_w)
-    phase_size = images * plane_h * plane_w
-    start = _tap_starts_jit(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, phase_size, plane_w)
-    positions = (images - 1) * plane_h * plane_w + out_h * plane_w
-    phases = np.zeros((in_channels_per_group, _phase_buffer_size_jit(start, positions, stride_h * stride_w * phase_size)), dtype=x.dtype)
+    plane_size, plane_w, phase_size, start, positions, buffer_size = _phase_layout_jit(
+        in_h, in_w, out_h, kernel_h, kernel_w, images, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w
+    )
+    phases = np.zeros((in_channels_per_group, buffer_size), dtype=x.dtype)
+    _copy_into_phases_jit(
+        x, first_image, images, g * in_channels_per_group, phases, plane_size, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
+    )
     # Zero at the garbage positions and in the padding filters, so they add nothing to the sums.
     grad_out_flat = np.zeros((filters, positions), dtype=grad_out.dtype)
-    for m in range(images):
-        _copy_into_phases_jit(
-            x, first_image + m, g * in_channels_per_group, phases, m * plane_h * plane_w, phase_size, pad_h, pad_w, stride_h, stride_w, plane_w
-        )
-        _copy_to_row_pitch_jit(
-            grad_out, first_image + m, g * out_channels_per_group, out_channels_per_group, grad_out_flat, m * plane_h * plane_w, plane_w
-        )
+    _copy_to_row_pitch_jit(grad_out, first_image, images, g * out_channels_per_group, out_channels_per_group, grad_out_flat, plane_size, plane_w)
     grad_w = grad_weight_blocks[block, g]
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):
@@ -823,7 +833,7 @@ def _direct_grad_weight_loops(x, grad_out, grad_weight_blocks, images_per_task, 
 
 
 _tap_starts_jit = njit(cache=True)(_tap_starts)
-_phase_buffer_size_jit = njit(cache=True)(_phase_buffer_size)
+_phase_layout_jit = njit(cache=True)(_phase_layout)
 _copy_into_phases_jit = njit(cache=True)(_copy_into_phases)
 _copy_from_phases_jit = njit(cache=True)(_copy_from_phases)
 _copy_to_row_pitch_jit = njit(cache=True)(_copy_to_row_pitch)
