@@ -84,8 +84,9 @@ def path_name(geom):
 
 # Whether the stride-1 convs that the direct loops leave (small images, wide groups) use the
 # shifted matmuls (True) or im2col + matmul. Measured with benchmarks/conv.py (2 cores, one
-# BLAS thread per product), 64 x 64ch x 32x32, 3x3, forward / forward+backward: im2col 79 / 172
-# ms, shifted 41 / 112 ms. Tests turn it off to reach the im2col functions.
+# BLAS thread per product) on 64 x 64ch x 32x32, 3x3, before the direct loops took that shape
+# over, forward / forward+backward: im2col 79 / 172 ms, shifted 41 / 112 ms. Tests turn it off
+# to reach the im2col functions.
 SHIFTED_MATMULS = True
 
 
@@ -134,13 +135,14 @@ def _check_shape(name, array, expected):
 # --------------------------------------------------------------------------------------------
 # The matmul paths on every core: one slice of the batch per thread
 #
-# The pointwise and im2col paths spend their time in BLAS. Rather than making each matrix
-# product one multithreaded BLAS call, each of T threads (T = numba.get_num_threads(), the same
-# count the direct loops use) runs the whole path on its own consecutive slice of the batch;
-# the gradient w.r.t. the weight adds up the T partial sums. NumPy's matmul and the nogil
-# im2col kernels release the GIL, so the threads do run at once. BLAS itself is best left on
-# one thread (the training command and the benchmarks do so, see resnext_np.train): OpenBLAS's
-# threads keep spinning after each call and slow down whatever runs next. Measured on 2 cores,
+# The pointwise, shifted and im2col paths spend their time in BLAS. Rather than making each
+# matrix product one multithreaded BLAS call, each of T threads (T = numba.get_num_threads(),
+# the same count the direct loops use) runs the whole path on its own consecutive slice of the
+# batch; the gradient w.r.t. the weight adds up the T partial sums. NumPy's matmul and the
+# nogil im2col kernels release the GIL, so the threads do run at once. BLAS itself is best left
+# on one thread (the training command and the benchmarks do so, see
+# minigrad.backend.limit_blas_threads): OpenBLAS's threads keep spinning after each call and
+# slow down whatever runs next. Measured on 2 cores,
 # 1x1 conv 512 -> 1024 channels at 8x8, batch 64, forward: one call with one BLAS thread 46 ms,
 # with two BLAS threads 25 ms, two slices on two threads with one BLAS thread each 23 ms.
 # --------------------------------------------------------------------------------------------
@@ -160,8 +162,7 @@ os.register_at_fork(after_in_child=_forget_pool)
 def _batch_chunks(batch):
     """Consecutive slices of the batch, one per thread (fewer when the batch is smaller)."""
     threads = max(1, min(numba.get_num_threads(), batch))
-    size = -(-batch // threads)
-    return [slice(first, min(first + size, batch)) for first in range(0, batch, size)]
+    return _consecutive_slices(batch, -(-batch // threads))
 
 
 def _batch_slice_geometry(geom, images):
@@ -306,17 +307,23 @@ def _padded_images(x_block, pad_h, pad_w, tail):
     return padded
 
 
+def _shifted_layout(in_h, in_w, kh, kw, pad_h, pad_w, dilation_h, dilation_w):
+    """``(Hp, Wp, L, tail, shifts)``: the padded image, its flat size L = Hp*Wp, the zeros
+    needed past the last image for its shifted reads, and each tap's shift s(i, j)."""
+    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
+    shifts = [i * dilation_h * padded_w + j * dilation_w for i in range(kh) for j in range(kw)]
+    return padded_h, padded_w, padded_h * padded_w, shifts[-1], shifts
+
+
 def _shifted_forward(x, weight, groups, pad_h, pad_w, dilation_h, dilation_w):
     """A stride-1 convolution of ``x`` ``(N, C, H, W)`` with ``weight`` ``(O, Cg, kh, kw)``."""
     batch, _, in_h, in_w = x.shape
     out_channels, Cg, kh, kw = weight.shape
     Og = out_channels // groups
-    padded_h, padded_w = in_h + 2 * pad_h, in_w + 2 * pad_w
+    padded_h, padded_w, image_size, tail, shifts = _shifted_layout(in_h, in_w, kh, kw, pad_h, pad_w, dilation_h, dilation_w)
     out_h, out_w = padded_h - (kh - 1) * dilation_h, padded_w - (kw - 1) * dilation_w
-    image_size, tail = padded_h * padded_w, (kh - 1) * dilation_h * padded_w + (kw - 1) * dilation_w
     # (G, kh*kw, Og, Cg): one contiguous (Og, Cg) matrix per group and tap
     tap_weights = np.ascontiguousarray(weight.reshape(groups, Og, Cg, kh * kw).transpose(0, 3, 1, 2))
-    shifts = [i * dilation_h * padded_w + j * dilation_w for i in range(kh) for j in range(kw)]
     out = np.empty((batch, out_channels, out_h, out_w), dtype=x.dtype)
     for images in _blocks_of_images(batch, Cg * image_size * x.itemsize, SHIFTED_BLOCK_BYTES):
         n = images.stop - images.start
@@ -345,10 +352,8 @@ def _conv2d_grad_input_shifted(grad_out, weight, geom):
 
 def _conv2d_grad_weight_shifted(x, grad_out, geom):
     G, Og, Cg, kh, kw = geom.groups, geom.out_channels_per_group, geom.in_channels_per_group, geom.kernel_h, geom.kernel_w
-    pad_h, pad_w, dilation_h, dilation_w = geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w
-    padded_h, padded_w = geom.in_h + 2 * pad_h, geom.in_w + 2 * pad_w
-    image_size, tail = padded_h * padded_w, (kh - 1) * dilation_h * padded_w + (kw - 1) * dilation_w
-    shifts = [i * dilation_h * padded_w + j * dilation_w for i in range(kh) for j in range(kw)]
+    pad_h, pad_w = geom.pad_h, geom.pad_w
+    padded_h, padded_w, image_size, tail, shifts = _shifted_layout(geom.in_h, geom.in_w, kh, kw, pad_h, pad_w, geom.dilation_h, geom.dilation_w)
     tap_grads = np.zeros((G, kh * kw, Og, Cg), dtype=x.dtype)
     for images in _blocks_of_images(geom.batch, Cg * image_size * x.itemsize, SHIFTED_BLOCK_BYTES):
         n = images.stop - images.start
@@ -407,8 +412,12 @@ def _image_blocks(geom, itemsize):
 
 def _blocks_of_images(batch, bytes_per_image, block_bytes):
     """Consecutive slices of the batch of ~``block_bytes`` each (at least one image)."""
-    images = max(1, min(batch, block_bytes // bytes_per_image))
-    return [slice(first, min(first + images, batch)) for first in range(0, batch, images)]
+    return _consecutive_slices(batch, max(1, min(batch, block_bytes // bytes_per_image)))
+
+
+def _consecutive_slices(batch, size):
+    """``[0:size], [size:2*size], ...`` up to the end of the batch (the last one may be shorter)."""
+    return [slice(first, min(first + size, batch)) for first in range(0, batch, size)]
 
 
 def _block_geometry(geom, images):
