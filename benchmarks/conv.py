@@ -8,8 +8,9 @@ Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
 ``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
 ``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for Numba
 and PyTorch (and, as in training, one BLAS thread per matrix product: our matmul paths run one
-slice of the batch per thread themselves). Our runs and PyTorch's are interleaved (ours, theirs, ours, theirs, ...), so a
-change in machine load hits both alike; the load average is printed at the start and the end.
+slice of the batch per thread themselves). Our runs and PyTorch's are interleaved (ours,
+theirs, ours, theirs, ...), so a change in machine load hits both alike; the load average is
+printed at the start and the end.
 "speedup" is PyTorch's time divided by ours (> 1: we are faster).
 
 Peak memory: tracemalloc's peak over one forward+backward, i.e. the NumPy arrays allocated

@@ -23,6 +23,10 @@ def matmul_path(monkeypatch):
     pick the direct loops or the shifted matmuls, which are not tasks, and a graded test would
     pass without the student's code. Those two paths are tested in tests/kernels.
     """
+    send_to_matmul_paths(monkeypatch)
+
+
+def send_to_matmul_paths(monkeypatch):
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
@@ -33,10 +37,7 @@ def matmul_path(monkeypatch):
 def path(request, monkeypatch):
     """"dispatched" leaves the dispatcher alone; "matmul" does what `matmul_path` does."""
     if request.param == "matmul":
-        monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
-        monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
-        monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
-        monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
+        send_to_matmul_paths(monkeypatch)
     return request.param
 
 

@@ -47,12 +47,17 @@ def path(request, monkeypatch):
     the direct loops and shifted matmuls are not a task. Convolutions a path cannot compute
     (strides > 1 for the shifted matmuls) go where the dispatcher sends them.
     """
-    direct = request.param == "direct"
+    send_to(request.param, monkeypatch)
+    return request.param
+
+
+def send_to(path, monkeypatch):
+    """Move the dispatcher's switches so that convs go down ``path`` (see the `path` fixture)."""
+    direct = path == "direct"
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 1 << 30 if direct else 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 1 << 30 if direct else 0)
     monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 0 if direct else 1 << 30)
-    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", request.param != "im2col")
-    return request.param
+    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", path != "im2col")
 
 
 T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
@@ -128,10 +133,7 @@ def test_im2col_path_in_blocks_of_images(case, dtype, images_per_block, monkeypa
     add up the contributions of all blocks."""
     x, weight, grad_out, geom = make_case((5,) + case[1:], dtype)
     column_bytes_per_image = geom.col_rows * geom.out_h * geom.out_w * x.itemsize
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
-    monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
-    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
+    send_to("im2col", monkeypatch)
     monkeypatch.setattr(conv_cpu, "COLUMN_BLOCK_BYTES", images_per_block * column_bytes_per_image)
     assert len(conv_cpu._image_blocks(geom, x.itemsize)) == -(-5 // images_per_block)
     assert_close(conv_cpu.conv2d_forward(x, weight, geom), reference.conv2d_forward(x, weight, geom), dtype)
@@ -217,7 +219,7 @@ def test_matches_torch(case, path):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_matmul_paths_work_in_a_forked_child(monkeypatch):
     """The batch-slice thread pool must not hang a child forked after the parent used it."""
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
+    send_to("im2col", monkeypatch)
     x, weight, _, geom = make_case((4, 4, 6, 6, 6, 1, (3, 3), 2, 1, 1))
     assert conv_cpu.path_name(geom) == "im2col"
     expected = reference.conv2d_forward(x, weight, geom)
