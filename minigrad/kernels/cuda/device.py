@@ -8,6 +8,8 @@ without a GPU.
 """
 
 import os
+import sys
+import threading
 from collections import namedtuple
 
 INSTALL_HINT = (
@@ -107,3 +109,47 @@ def flat_launch(total_elements):
         return 2, 8
     blocks = max(1, min(MAX_BLOCKS, (total_elements + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK))
     return blocks, THREADS_PER_BLOCK
+
+
+def make_simulator_shared_arrays_thread_safe():
+    """Close a race in numba's CUDA simulator that gives the first block private "shared" arrays.
+
+    The simulator keeps one array per ``cuda.shared.array(...)`` source line and launch: the
+    first thread to reach the line looks the line up in a dict, finds nothing, creates the array
+    and stores it. The threads of a block are Python threads and that look-up-then-create is not
+    atomic (it reads the call stack in between, which can wait on the disk), so two threads of
+    the first block can each create their own array. Each then sees only its own writes to the
+    tile and its dot products come out wrong -- the first outputs of a launch, about once in ten
+    test runs. On a GPU nothing of the kind happens; this only changes the simulator.
+
+    The replacement does the same look-up, keyed on the caller's (file, line) as numba does,
+    under a lock. Idempotent; leaves numba alone if its simulator has another shape.
+    """
+    from numba.cuda.simulator import kernelapi
+
+    shared = kernelapi.FakeCUDAShared
+    if getattr(shared, "made_thread_safe_by_minigrad", False):
+        return
+    if "_allocations" not in vars(shared(0)):  # a numba whose simulator we have not read
+        return
+    unsafe_array = shared.array
+    lock = threading.Lock()
+
+    def array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, nothing created per line
+            return unsafe_array(self, shape, dtype)
+        import numpy as np
+        from numba.core import types
+        from numba.np import numpy_support
+
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        line = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            if line not in self._allocations:
+                self._allocations[line] = np.empty(shape, dtype)
+            return self._allocations[line]
+
+    shared.array = array
+    shared.made_thread_safe_by_minigrad = True
