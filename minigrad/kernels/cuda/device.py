@@ -117,15 +117,18 @@ def make_simulator_shared_arrays_thread_safe():
     The simulator keeps one array per ``cuda.shared.array(...)`` source line and launch: the
     first thread to reach the line looks the line up in a dict, finds nothing, creates the array
     and stores it. The threads of a block are Python threads and that look-up-then-create is not
-    atomic (it reads the call stack in between, which can wait on the disk), so two threads of
-    the first block can each create their own array. Each then sees only its own writes to the
+    atomic (a thread switch can fall between the look-up and the store), so two threads of the
+    first block can each create their own array. Each then sees only its own writes to the
     tile and its dot products come out wrong -- the first outputs of a launch, about once in ten
     test runs. On a GPU nothing of the kind happens; this only changes the simulator.
 
     The replacement does the same look-up, keyed on the caller's (file, line) as numba does,
     under a lock. Idempotent; leaves numba alone if its simulator has another shape.
     """
+    import numpy as np
+    from numba.core import types
     from numba.cuda.simulator import kernelapi
+    from numba.np import numpy_support
 
     shared = kernelapi.FakeCUDAShared
     if getattr(shared, "made_thread_safe_by_minigrad", False):
@@ -138,10 +141,6 @@ def make_simulator_shared_arrays_thread_safe():
     def array(self, shape, dtype):
         if shape == 0:  # dynamic shared memory: one buffer, nothing created per line
             return unsafe_array(self, shape, dtype)
-        import numpy as np
-        from numba.core import types
-        from numba.np import numpy_support
-
         if isinstance(dtype, types.Type):
             dtype = numpy_support.as_dtype(dtype)
         caller = sys._getframe(1)
