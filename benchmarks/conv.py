@@ -31,8 +31,9 @@ import tracemalloc
 import numba
 import numpy as np
 
-from minigrad.backend import limit_blas_threads
-from minigrad.kernels import conv_cpu, reference
+from minigrad.kernels import conv, reference
+from minigrad.kernels.conv.selection import ALGORITHMS, conv_algorithm
+from minigrad.kernels.threads import limit_blas_threads
 from minigrad.kernels.conv_geometry import ConvGeometry
 
 try:
@@ -119,7 +120,7 @@ def cold_compile_seconds():
     code = (
         "import time, numpy as np\n"
         "start = time.perf_counter()\n"
-        "from minigrad.kernels import conv_cpu\n"
+        "from minigrad.kernels import conv\n"
         "from minigrad.kernels.conv_geometry import ConvGeometry\n"
         "cases = [(4, 4, 4, 3, 1, 1), (4, 4, 4, 3, 2, 1), (64, 64, 1, 3, 1, 1), (64, 64, 1, 3, 2, 1), (32, 32, 1, 1, 1, 0)]\n"
         "paths = set()\n"
@@ -127,9 +128,9 @@ def cold_compile_seconds():
         "    for channels, out_channels, groups, kernel, stride, padding in cases:\n"
         "        x = np.ones((2, channels, 5, 5), dtype); w = np.ones((out_channels, channels // groups, kernel, kernel), dtype)\n"
         "        geom = ConvGeometry.from_shapes(x.shape, w.shape, stride=stride, padding=padding, groups=groups)\n"
-        "        paths.add(conv_cpu.path_name(geom))\n"
-        "        y = conv_cpu.conv2d_forward(x, w, geom)\n"
-        "        conv_cpu.conv2d_grad_input(y, w, geom); conv_cpu.conv2d_grad_weight(x, y, geom)\n"
+        "        paths.add(conv.choose(geom))\n"
+        "        y = conv.conv2d_forward(x, w, geom)\n"
+        "        conv.conv2d_grad_input(y, w, geom); conv.conv2d_grad_weight(x, y, geom)\n"
         "assert paths == {'direct', 'shifted', 'im2col', 'pointwise'}, paths\n"
         "print(time.perf_counter() - start)\n"
     )
@@ -148,9 +149,11 @@ def main():
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS, help="Numba and PyTorch threads")
     parser.add_argument("--cold-compile", action="store_true", help="also time a cold Numba compile")
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for each BLAS product (default 1, as training; see minigrad.backend.limit_blas_threads)")
+                        help="threads for each BLAS product (default 1, as training; see minigrad.kernels.threads.limit_blas_threads)")
+    parser.add_argument("--algorithm", default="auto", choices=ALGORITHMS,
+                        help="compute every shape with this algorithm (default: auto, what minigrad chooses)")
     args = parser.parse_args()
-    with limit_blas_threads(args.blas_threads):
+    with limit_blas_threads(args.blas_threads), conv_algorithm(args.algorithm):
         run(args)
 
 
@@ -163,7 +166,7 @@ def run(args):
           f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (
-        f"{'N,C,HW,G,k':>17} {'path':>9} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
+        f"{'N,C,HW,G,k':>17} {'algorithm':>9} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
         f"{'MiB':>5} | {'torch fwd':>9} {'f+b':>8} | {'speedup fwd':>11} {'f+b':>5}"
     )
     print(header)
@@ -176,7 +179,7 @@ def run(args):
         geom = ConvGeometry.from_shapes(x.shape, weight.shape, padding=kernel // 2, groups=groups)
         grad_out = rng.standard_normal(geom.output_shape, dtype=np.float32)
 
-        ours_forward, ours_both = kernel_functions(conv_cpu, x, weight, grad_out, geom)
+        ours_forward, ours_both = kernel_functions(conv, x, weight, grad_out, geom)
         if torch is None:
             ours = interleaved_median_ms([ours_forward, ours_both], args.repeat)
             torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
@@ -194,7 +197,7 @@ def run(args):
             ref_forward, ref_both = kernel_functions(reference, x, weight, grad_out, geom)
             ref = (median_ms(ref_forward, args.reference_repeat), median_ms(ref_both, args.reference_repeat))
             ref_text = f"{ref[0]:8.1f} {ref[1]:8.1f} {peak_mib(ref_both):5.0f}"
-        path = conv_cpu.path_name(geom)
+        path = conv.algorithm_for(geom)
         print(
             f"{f'{batch},{channels},{size},g{groups},{kernel}':>17} {path:>9} | {ours[0]:8.1f} {ours[1]:8.1f} "
             f"{ours_mib:5.0f} | {ref_text} | {torch_text} | {speedup_text}",

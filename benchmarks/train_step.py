@@ -8,11 +8,11 @@ random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess
 memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
 peak minus the resident size just before the first step (after imports, the model and the batch).
 minigrad runs as ``python -m resnext_np.train`` does: Numba kernels on every thread, BLAS on one
-(``minigrad.backend.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same
+(``minigrad.kernels.threads.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same
 architecture built here from ``torch.nn`` (same widths, groups, strides, BN, no conv biases),
 with the same thread count (``torch.set_num_threads``). Both run with the C allocator's
 defaults; ``--reuse-memory`` makes both keep freed memory for reuse, as the training command
-does (``minigrad.backend.reuse_freed_memory``; glibc only), which speeds up both.
+does (``minigrad.allocator.reuse_freed_memory``; glibc only), which speeds up both.
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
 """
 
@@ -80,7 +80,7 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
     """Run in a subprocess: time training steps, return a dict of results."""
     import numpy as np
 
-    from minigrad.backend import reuse_freed_memory
+    from minigrad.allocator import reuse_freed_memory
 
     if reuse_memory:  # as the training command does; for both frameworks alike
         reuse_freed_memory()
@@ -95,7 +95,7 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
         from resnext_np.model import build_model
 
         numba.set_num_threads(threads)
-        mg.backend.limit_blas_threads(1).__enter__()  # as the training command does by default
+        mg.kernels.threads.limit_blas_threads(1).__enter__()  # as the training command does by default
         mg.manual_seed(0)
         model = build_model(preset, num_classes=10)
         optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -155,7 +155,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--reuse-memory", action=argparse.BooleanOptionalAction, default=False,
                         help="keep freed memory for reuse in both frameworks, as the training command does "
-                             "(minigrad.backend.reuse_freed_memory); default: the C allocator's defaults")
+                             "(minigrad.allocator.reuse_freed_memory); default: the C allocator's defaults")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

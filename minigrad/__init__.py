@@ -9,16 +9,17 @@ array([[0., 3.]], dtype=float32)
 """
 
 from minigrad.tensor import Tensor, ones, rand, randn, tensor, zeros  # noqa: I001  (Tensor first)
-from minigrad import autograd, functional, nn, optim
+from minigrad import allocator, autograd, functional, kernels, nn, optim
 from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.kernels.conv.selection import conv_algorithm
 from minigrad.random import manual_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand",
-    "autograd", "functional", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
-    "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device",
+    "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
+    "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
 ]

@@ -12,7 +12,6 @@ submodule would hide it (``import resnext_np.summary as s`` would give the funct
 from resnext_np.block import (
     Branch,
     EarlyConcatBlock,
-    ModuleList,
     ResNeXtBottleneck,
     SplitTransformMergeBlock,
     bottleneck_widths,
@@ -21,7 +20,7 @@ from resnext_np.convert import convert_state_dict
 from resnext_np.model import DEFAULT_PRESET, PRESETS, SMALLEST_PRESET, CifarResNeXt, build_model
 
 __all__ = [
-    "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch", "ModuleList",
+    "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch",
     "bottleneck_widths", "convert_state_dict",
     "CifarResNeXt", "PRESETS", "SMALLEST_PRESET", "DEFAULT_PRESET", "build_model",
 ]

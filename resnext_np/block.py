@@ -37,10 +37,9 @@ add tensors of different spatial size.  Here the projection is used when
 their state dicts are unaffected.)
 """
 
-import numpy as np
-
 from minigrad import functional as F
-from minigrad.nn import BatchNorm2d, Conv2d, Module, Sequential
+from minigrad.nn import BatchNorm2d, Conv2d, Module, ModuleList, Sequential
+from minigrad.random import as_generator
 
 
 def bottleneck_widths(in_channels, out_channels, cardinality, base_width, widen_factor):
@@ -72,43 +71,6 @@ def bottleneck_widths(in_channels, out_channels, cardinality, base_width, widen_
 def needs_projection(in_channels, out_channels, stride):
     """True when the shortcut must be a strided 1x1 conv + BN rather than the identity."""
     return stride != 1 or in_channels != out_channels
-
-
-class ModuleList(Module):
-    """Modules held in a list, registered as children "0", "1", ... (PyTorch's ``nn.ModuleList``).
-
-    Unlike ``Sequential`` it has no ``forward``: the owner decides how the children are combined.
-    (Kept here until minigrad.nn grows one.)
-    """
-
-    def __init__(self, modules=()):
-        super().__init__()
-        for module in modules:
-            self.append(module)
-
-    def append(self, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList takes Modules, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def __getitem__(self, index):
-        return list(self._modules.values())[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-def as_rng(generator):
-    """One NumPy Generator from a seed, a Generator or None (None: minigrad's default generator).
-
-    A seed is turned into a Generator once, so the block's layers get different weights."""
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return np.random.default_rng(int(generator))
-    return generator
 
 
 def make_shortcut(in_channels, out_channels, stride, generator=None):
@@ -177,7 +139,7 @@ class ResNeXtBottleneck(_BlockBase):
     def __init__(self, in_channels, out_channels, stride, cardinality, base_width, widen_factor,
                  generator=None):
         super().__init__(in_channels, out_channels, stride, cardinality, base_width, widen_factor)
-        generator = as_rng(generator)
+        generator = as_generator(generator)
         width = self.bottleneck_width
         self.conv_reduce = Conv2d(in_channels, width, 1, bias=False, generator=generator)
         self.bn_reduce = BatchNorm2d(width)
@@ -226,7 +188,7 @@ class SplitTransformMergeBlock(_BlockBase):
     def __init__(self, in_channels, out_channels, stride, cardinality, base_width, widen_factor,
                  generator=None):
         super().__init__(in_channels, out_channels, stride, cardinality, base_width, widen_factor)
-        generator = as_rng(generator)
+        generator = as_generator(generator)
         self.branches = ModuleList(
             Branch(in_channels, self.branch_width, stride, out_channels, generator) for _ in range(cardinality))
         self.bn_expand = BatchNorm2d(out_channels)
@@ -251,7 +213,7 @@ class EarlyConcatBlock(_BlockBase):
     def __init__(self, in_channels, out_channels, stride, cardinality, base_width, widen_factor,
                  generator=None):
         super().__init__(in_channels, out_channels, stride, cardinality, base_width, widen_factor)
-        generator = as_rng(generator)
+        generator = as_generator(generator)
         self.branches = ModuleList(
             Branch(in_channels, self.branch_width, stride, None, generator) for _ in range(cardinality))
         self.conv_expand = Conv2d(self.bottleneck_width, out_channels, 1, bias=False, generator=generator)
@@ -265,6 +227,6 @@ class EarlyConcatBlock(_BlockBase):
 
 
 __all__ = [
-    "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch", "ModuleList",
+    "ResNeXtBottleneck", "SplitTransformMergeBlock", "EarlyConcatBlock", "Branch",
     "bottleneck_widths", "needs_projection", "make_shortcut",
 ]

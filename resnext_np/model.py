@@ -30,6 +30,7 @@ import numpy as np
 
 from minigrad import functional as F
 from minigrad.nn import BatchNorm2d, Conv2d, Linear, Module, Sequential, init
+from minigrad.random import as_generator
 from resnext_np.block import ResNeXtBottleneck
 
 STEM_CHANNELS = 64
@@ -98,8 +99,7 @@ class CifarResNeXt(Module):
 
     def reset_parameters(self, generator=None):
         """Kaiming-normal (fan_out) convs, BN weight 1 / bias 0, Kaiming-normal classifier, bias 0."""
-        if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-            generator = np.random.default_rng(int(generator))
+        generator = as_generator(generator)  # a seed becomes one stream for every layer
         for module in self.modules():
             if isinstance(module, Conv2d):
                 init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu", generator=generator)

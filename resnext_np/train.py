@@ -68,7 +68,7 @@ def build_parser():
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--threads", type=int, default=None, help="number of CPU threads for the Numba kernels")
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for each BLAS matrix product (needs threadpoolctl; default 1, see minigrad.backend.limit_blas_threads)")
+                        help="threads for each BLAS matrix product (needs threadpoolctl; default 1, see minigrad.kernels.threads.limit_blas_threads)")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch instead)")
@@ -264,7 +264,7 @@ def _progress(iterable, total, description, enabled, leave, unit):
 
 def run(args):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
-    mg.backend.reuse_freed_memory()  # activations are freed and allocated again every step
+    mg.allocator.reuse_freed_memory()  # activations are freed and allocated again every step
     if args.threads is not None:
         import numba
 
@@ -309,7 +309,7 @@ def run(args):
     print(f"{args.model}: {sum(p.size for p in model.parameters()):,} parameters, "
           f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    with _StopFlag() as stop, mg.backend.limit_blas_threads(args.blas_threads):
+    with _StopFlag() as stop, mg.kernels.threads.limit_blas_threads(args.blas_threads):
         epochs = _progress(range(start_epoch, args.epochs), args.epochs - start_epoch, "epochs", show_progress, True, "epoch")
         for epoch in epochs:
             model.train()

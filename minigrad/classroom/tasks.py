@@ -71,7 +71,7 @@ TASKS: tuple[Task, ...] = (
         title="Grouped convolution forward via the column layout",
         instruction="compute each group's output as its weight matrix times its columns (ASSIGNMENTS.md, t05)",
         points=15,
-        files=("minigrad/kernels/conv_cpu.py",),
+        files=("minigrad/kernels/conv/im2col_matmul.py", "minigrad/kernels/conv/pointwise.py"),
         depends_on=("t04_im2col",),
     ),
     Task(
@@ -79,7 +79,7 @@ TASKS: tuple[Task, ...] = (
         title="Convolution backward: gradient of input and of weight",
         instruction="derive dX via col2im(W^T @ dY) and dW via dY @ cols^T (ASSIGNMENTS.md, t06)",
         points=20,
-        files=("minigrad/kernels/conv_cpu.py", "minigrad/functions/conv.py"),
+        files=("minigrad/kernels/conv/im2col_matmul.py", "minigrad/kernels/conv/pointwise.py", "minigrad/functions/conv.py"),
         depends_on=("t01_elementwise_backward", "t03_gradcheck", "t04_im2col", "t05_grouped_conv_forward"),
     ),
     Task(

@@ -16,14 +16,17 @@ The math (``xp`` = input zero-padded by ``padding``; o, c counted inside their g
     grad bias    db[o] = sum_{n,p,q} dy[n, o, p, q]
 
 The arrays are computed by the kernels of the active backend (``minigrad.backend``): the Numba
-CPU kernels by default, the numba.cuda ones after ``minigrad.use_device("cuda")``.  Both take the
-same ``ConvGeometry`` record.  The input and weight are kept for backward; the im2col column
+CPU kernels (:mod:`minigrad.kernels.conv`) by default, the numba.cuda ones after
+``minigrad.use_device("cuda")``.  Both take the same ``ConvGeometry`` record.  Both the backend
+and the CPU algorithm asked for (``minigrad.conv_algorithm``, default ``"auto"``) are pinned in
+``ctx`` at forward time, so backward computes with the same ones.  The input and weight are kept for backward; the im2col column
 buffer is not (it is as large as the input times kH*kW, and rebuilding it is cheaper than holding
 it through the whole forward pass of a network).
 """
 
 from minigrad import backend
 from minigrad.autograd import Function
+from minigrad.kernels.conv.selection import conv_algorithm, requested_algorithm
 from minigrad.kernels.conv_geometry import ConvGeometry
 from minigrad.tensor import Tensor
 
@@ -47,7 +50,7 @@ class Conv2d(Function):
         if bias:
             y += bias[0].reshape(1, -1, 1, 1)
         ctx.save_for_backward(x, weight)
-        ctx.geometry, ctx.kernels, ctx.has_bias = geometry, kernels, bool(bias)
+        ctx.geometry, ctx.kernels, ctx.algorithm, ctx.has_bias = geometry, kernels, requested_algorithm(), bool(bias)
         return y
 
     @staticmethod
@@ -56,10 +59,11 @@ class Conv2d(Function):
         geometry, kernels = ctx.geometry, ctx.kernels
         # BEGIN SOLUTION t06_conv_backward
         grad_input = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_input = kernels.conv2d_grad_input(grad_out, weight, geometry)
-        if ctx.needs_input_grad[1]:
-            grad_weight = kernels.conv2d_grad_weight(x, grad_out, geometry)
+        with conv_algorithm(ctx.algorithm):
+            if ctx.needs_input_grad[0]:
+                grad_input = kernels.conv2d_grad_input(grad_out, weight, geometry)
+            if ctx.needs_input_grad[1]:
+                grad_weight = kernels.conv2d_grad_weight(x, grad_out, geometry)
         if not ctx.has_bias:
             return grad_input, grad_weight
         grad_bias = grad_out.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None

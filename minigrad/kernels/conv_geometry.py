@@ -23,7 +23,20 @@ into G slices of Og filters; filter slice g sees only channel slice g.  That is 
 has shape ``(O, Cg, kh, kw)``: each filter spans only its own group's channels.
 """
 
+from collections import namedtuple
 from dataclasses import dataclass
+
+# A Numba kernel (CPU or CUDA) cannot take a dataclass, but it can take a named tuple of ints,
+# passed by value; so the kernels read ``geometry.stride_h`` exactly as Python code does, and
+# take one argument instead of a dozen ints. ``ConvGeometry.record()`` builds it.
+KernelGeometry = namedtuple(
+    "KernelGeometry",
+    [
+        "batch", "in_channels", "in_h", "in_w", "out_channels", "kernel_h", "kernel_w",
+        "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h", "dilation_w", "groups",
+        "out_h", "out_w", "in_channels_per_group", "out_channels_per_group",
+    ],
+)  # fmt: skip
 
 
 def as_pair(value, name):
@@ -106,6 +119,15 @@ class ConvGeometry:
     def col_shape(self):
         """``(G, Cg*kh*kw, N*oh*ow)``: the im2col buffer, group axis explicit."""
         return (self.groups, self.col_rows, self.col_cols)
+
+    def group_slices(self):
+        """``(g, input channels of group g, output channels of group g)`` for every group, as slices."""
+        Cg, Og = self.in_channels_per_group, self.out_channels_per_group
+        return [(g, slice(g * Cg, (g + 1) * Cg), slice(g * Og, (g + 1) * Og)) for g in range(self.groups)]
+
+    def record(self):
+        """The same sizes as a :data:`KernelGeometry` named tuple, the form Numba kernels take."""
+        return KernelGeometry(*(int(getattr(self, name)) for name in KernelGeometry._fields))
 
     @classmethod
     def from_shapes(cls, input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1):

@@ -9,15 +9,19 @@ with ``xp`` the zero-padded input (padding is never materialised: an out-of-rang
 Shape ``(G, Cg*kh*kw, N*oh*ow)`` = ``geom.col_shape``; legend in
 :mod:`minigrad.kernels.conv_geometry`.
 
-``col2im`` is the adjoint (transpose) of ``im2col``: the same loops with ``=`` turned into
-``+=`` and source and destination swapped, so a pixel that lies in several receptive fields gets
-the sum of its column entries. It is what turns the column gradient back into the input gradient.
+``col2im`` is the adjoint (transpose) of ``im2col``: every column entry is *added* back onto the
+input pixel it was copied from, so a pixel that lies in several receptive fields gets the sum of
+its column entries. It is what turns the column gradient back into the input gradient. Its loops
+mirror im2col's (``=`` becomes ``+=``, source and destination swap), with two differences: rows
+that fell on zero padding are skipped instead of zeroed, and a strided row is added pixel by
+pixel (NumPy's ``a[::s] += b`` would be one statement, but Numba compiles the loop just as well).
 
 Both loops are serial on purpose: the convolution runs the whole im2col + matmul path on several
-threads at once, each on its own slice of the batch (see :mod:`minigrad.kernels.conv_cpu`), so a
-Numba parallel region inside would only fight those threads. They are compiled ``nogil`` so that
+threads at once, each on its own slice of the batch (see :mod:`minigrad.kernels.conv.batches`), so
+a Numba parallel region inside would only fight those threads. They are compiled ``nogil`` so that
 the threads really do run at the same time. Their innermost step copies (or adds) one output row
-at a time as a 1-D slice, which LLVM turns into SIMD code.
+at a time as a 1-D slice, which LLVM turns into SIMD code. They take the geometry as one
+:data:`~minigrad.kernels.conv_geometry.KernelGeometry` record (``geometry.stride_h``, ...).
 
 The loop functions are plain Python; ``NUMBA_DISABLE_JIT=1`` runs them as such, for debugging.
 """
@@ -28,6 +32,7 @@ from numba import njit
 __all__ = ["im2col", "col2im"]
 
 
+@njit(cache=True, nogil=True)
 def _valid_output_range(offset, stride, in_size, out_size):
     """Output positions ``o`` in ``[begin, end)`` whose input position ``o*stride + offset`` lies in
     ``[0, in_size)``; the others fall on zero padding. Used to keep branches out of inner loops."""
@@ -37,25 +42,21 @@ def _valid_output_range(offset, stride, in_size, out_size):
     return min(begin, end), end
 
 
-_valid_output_range_jit = njit(cache=True)(_valid_output_range)
-
-
-def _im2col_loops(
-    x, cols, in_channels_per_group,
-    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
+@njit(cache=True, nogil=True)
+def _im2col_loops(x, cols, geometry):
     """Fill ``cols`` (G, Cg*kh*kw, N*oh*ow) from ``x`` (N, C, H, W); every element is written."""
     batch, in_channels, in_h, in_w = x.shape
-    out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
-    out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    in_channels_per_group, kernel_h, kernel_w = geometry.in_channels_per_group, geometry.kernel_h, geometry.kernel_w
+    stride_h, stride_w, pad_h, pad_w = geometry.stride_h, geometry.stride_w, geometry.pad_h, geometry.pad_w
+    dilation_h, dilation_w, out_h, out_w = geometry.dilation_h, geometry.dilation_w, geometry.out_h, geometry.out_w
     # BEGIN SOLUTION t04_im2col
     for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
-            y_begin, y_end = _valid_output_range_jit(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            y_begin, y_end = _valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
             for j in range(kernel_w):
-                x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                x_begin, x_end = _valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
                 in_x_offset = j * dilation_w - pad_w  # output column x_out reads input x_out*sw + in_x_offset
                 first_in_x = x_begin * stride_w + in_x_offset
@@ -74,23 +75,22 @@ def _im2col_loops(
     # END SOLUTION
 
 
-def _col2im_loops(
-    cols, grad_x, in_channels_per_group,
-    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
-):  # fmt: skip
+@njit(cache=True, nogil=True)
+def _col2im_loops(cols, grad_x, geometry):
     """Add ``cols`` (G, Cg*kh*kw, N*oh*ow) onto ``grad_x`` (N, C, H, W), which starts at zero.
     Column entries that came from padding are dropped."""
     batch, in_channels, in_h, in_w = grad_x.shape
-    out_h = (in_h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
-    out_w = (in_w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    in_channels_per_group, kernel_h, kernel_w = geometry.in_channels_per_group, geometry.kernel_h, geometry.kernel_w
+    stride_h, stride_w, pad_h, pad_w = geometry.stride_h, geometry.stride_w, geometry.pad_h, geometry.pad_w
+    dilation_h, dilation_w, out_h, out_w = geometry.dilation_h, geometry.dilation_w, geometry.out_h, geometry.out_w
     # BEGIN SOLUTION t04_im2col
     for channel in range(in_channels):
         group = channel // in_channels_per_group
         channel_in_group = channel % in_channels_per_group
         for i in range(kernel_h):
-            y_begin, y_end = _valid_output_range_jit(i * dilation_h - pad_h, stride_h, in_h, out_h)
+            y_begin, y_end = _valid_output_range(i * dilation_h - pad_h, stride_h, in_h, out_h)
             for j in range(kernel_w):
-                x_begin, x_end = _valid_output_range_jit(j * dilation_w - pad_w, stride_w, in_w, out_w)
+                x_begin, x_end = _valid_output_range(j * dilation_w - pad_w, stride_w, in_w, out_w)
                 row = (channel_in_group * kernel_h + i) * kernel_w + j
                 in_x_offset = j * dilation_w - pad_w
                 for n in range(batch):
@@ -103,18 +103,6 @@ def _col2im_loops(
     # END SOLUTION
 
 
-_im2col_jit = njit(cache=True, nogil=True)(_im2col_loops)
-_col2im_jit = njit(cache=True, nogil=True)(_col2im_loops)
-
-
-def _geometry_ints(geom):
-    """The geometry as plain ints, in the order the loop functions take them."""
-    return (
-        geom.in_channels_per_group, geom.kernel_h, geom.kernel_w, geom.stride_h, geom.stride_w,
-        geom.pad_h, geom.pad_w, geom.dilation_h, geom.dilation_w,
-    )  # fmt: skip
-
-
 def im2col(x, geom):
     """``(N, C, H, W) -> (G, Cg*kh*kw, N*oh*ow)``, same dtype as ``x``."""
     if x.shape != geom.input_shape:
@@ -122,7 +110,7 @@ def im2col(x, geom):
     # A C-contiguous array keeps Numba at one compiled version per dtype.
     x = np.ascontiguousarray(x)
     cols = np.empty(geom.col_shape, dtype=x.dtype)
-    _im2col_jit(x, cols, *_geometry_ints(geom))
+    _im2col_loops(x, cols, geom.record())
     return cols
 
 
@@ -132,5 +120,5 @@ def col2im(cols, geom):
         raise ValueError(f"col2im: column shape {cols.shape} does not match geometry {geom.col_shape}")
     cols = np.ascontiguousarray(cols)
     grad_x = np.zeros(geom.input_shape, dtype=cols.dtype)
-    _col2im_jit(cols, grad_x, *_geometry_ints(geom))
+    _col2im_loops(cols, grad_x, geom.record())
     return grad_x

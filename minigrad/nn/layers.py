@@ -71,15 +71,22 @@ class Flatten(Module):
         return x.flatten(self.start_dim, self.end_dim)
 
 
-class Sequential(Module):
-    """Modules applied one after the other; children are named "0", "1", ... as in PyTorch."""
+class ModuleList(Module):
+    """Modules held in a list, registered as children "0", "1", ... (PyTorch's ``nn.ModuleList``).
 
-    def __init__(self, *modules):
+    It has no ``forward``: the owner decides how the children are combined (summed, say).
+    """
+
+    def __init__(self, modules=()):
         super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at position {index}")
-            setattr(self, str(index), module)
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__} takes Modules, got {type(module).__name__} at position {len(self)}")
+        setattr(self, str(len(self)), module)
+        return self
 
     def __getitem__(self, index):
         return list(self._modules.values())[index]
@@ -89,6 +96,13 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied one after the other; children are named "0", "1", ... as in PyTorch."""
+
+    def __init__(self, *modules):
+        super().__init__(modules)
 
     def forward(self, x):
         for module in self._modules.values():

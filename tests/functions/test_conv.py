@@ -10,40 +10,33 @@ import pytest
 
 import minigrad as mg
 from minigrad.functions.conv import Conv2d, conv2d
-from minigrad.kernels import conv_cpu
+from minigrad.kernels.conv.selection import conv_algorithm
 
 T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
 
 
 @pytest.fixture
-def matmul_path(monkeypatch):
-    """Send every convolution through the classic matmul paths (im2col, or pointwise for 1x1 kernels).
+def matmul_path():
+    """Compute every convolution with im2col + matmul, what classroom tasks t05 and t06 write.
 
-    Those are what classroom tasks t05 and t06 write; at stride 1 the dispatcher would otherwise
-    pick the direct loops or the shifted matmuls, which are not tasks, and a graded test would
-    pass without the student's code. Those two paths are tested in tests/kernels.
+    "auto" would pick the direct loops or the shifted matmuls for most of these geometries,
+    which are not tasks, and a graded test would pass without the student's code. Every
+    algorithm is tested on its own in tests/kernels/test_conv.py.
     """
-    send_to_matmul_paths(monkeypatch)
-
-
-def send_to_matmul_paths(monkeypatch):
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP", 0)
-    monkeypatch.setattr(conv_cpu, "DIRECT_MAX_CHANNELS_PER_GROUP_STRIDED", 0)
-    monkeypatch.setattr(conv_cpu, "DIRECT_MIN_OUTPUT_PIXELS", 1 << 30)
-    monkeypatch.setattr(conv_cpu, "SHIFTED_MATMULS", False)
+    with conv_algorithm("im2col"):
+        yield
 
 
 @pytest.fixture
-def path(request, monkeypatch):
-    """"dispatched" leaves the dispatcher alone; "matmul" does what `matmul_path` does."""
-    if request.param == "matmul":
-        send_to_matmul_paths(monkeypatch)
-    return request.param
+def path(request):
+    """"auto" lets minigrad choose; "im2col" does what `matmul_path` does."""
+    with conv_algorithm(request.param):
+        yield request.param
 
 
 def both_paths(task_marker):
-    """Run once as dispatched and once on the matmul paths; the latter is graded as `task_marker`."""
-    return pytest.mark.parametrize("path", ["dispatched", pytest.param("matmul", marks=task_marker)], indirect=True)
+    """Run once as minigrad chooses and once with im2col + matmul; the latter is graded as `task_marker`."""
+    return pytest.mark.parametrize("path", ["auto", pytest.param("im2col", marks=task_marker)], indirect=True)
 
 
 def leaf(array):
@@ -311,3 +304,32 @@ def test_conv2d_is_the_function_recorded_in_the_graph():
     x = leaf(np.ones((1, 1, 3, 3)))
     y = conv2d(x, leaf(np.ones((1, 1, 2, 2))))
     assert y._node.function is Conv2d
+
+
+def test_backward_uses_the_algorithm_chosen_at_forward_time(monkeypatch):
+    """Forward inside ``conv_algorithm("shifted")``, backward outside it: the gradients still
+    come from the shifted matmuls ("auto" would pick the direct loops here). Spies count calls."""
+    from minigrad.kernels.conv import direct, shifted
+
+    calls = []
+    for module in (shifted, direct):
+        for name in ("grad_input", "grad_weight"):
+            original = getattr(module, name)
+            monkeypatch.setattr(module, name, lambda *args, _original=original, _name=f"{module.__name__}.{name}": calls.append(_name) or _original(*args))
+    x = leaf(np.random.default_rng(0).standard_normal((2, 4, 16, 16)))
+    w = leaf(np.random.default_rng(1).standard_normal((4, 2, 3, 3)))
+    with conv_algorithm("shifted"):
+        y = conv2d(x, w, padding=1, groups=2)
+    y.sum().backward()
+    assert {name.rsplit(".", 2)[-2] for name in calls} == {"shifted"}, calls
+    assert {name.rsplit(".", 1)[-1] for name in calls} == {"grad_input", "grad_weight"}
+
+
+def test_an_algorithm_that_cannot_compute_the_convolution_is_a_value_error():
+    x, w = leaf(np.ones((1, 2, 5, 5))), leaf(np.ones((2, 2, 3, 3)))
+    with conv_algorithm("pointwise"):
+        with pytest.raises(ValueError, match="'pointwise' cannot compute this convolution: it needs a 1x1 kernel, and this one is 3x3"):
+            conv2d(x, w)
+    with conv_algorithm("shifted"):
+        with pytest.raises(ValueError, match=r"'shifted' cannot compute .* stride \(2, 2\). Algorithms that can: im2col, direct"):
+            conv2d(x, w, stride=2)

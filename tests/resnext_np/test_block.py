@@ -10,7 +10,6 @@ import minigrad as mg
 from resnext_np import block as block_module
 from resnext_np import convert as convert_module
 from resnext_np.block import (
-    ModuleList,
     ResNeXtBottleneck,
     SplitTransformMergeBlock,
     bottleneck_widths,
@@ -223,10 +222,10 @@ def test_converting_with_a_cardinality_that_does_not_divide_the_channels_fails()
 
 
 def test_module_list_registers_children_by_index():
-    modules = ModuleList([mg.nn.Linear(2, 3), mg.nn.Linear(3, 1)])
+    modules = mg.nn.ModuleList([mg.nn.Linear(2, 3), mg.nn.Linear(3, 1)])
     assert len(modules) == 2 and modules[1].out_features == 1
     assert list(modules.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="ModuleList takes Modules, got int at position 2"):
         modules.append(3)
 
 

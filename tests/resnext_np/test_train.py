@@ -187,5 +187,5 @@ def test_blas_threads_are_limited_inside_the_context():
     blas_threads = lambda: [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]  # noqa: E731
     if not blas_threads():
         pytest.skip("numpy's BLAS is not visible to threadpoolctl here")
-    with mg.backend.limit_blas_threads(1):
+    with mg.kernels.threads.limit_blas_threads(1):
         assert blas_threads() and all(n == 1 for n in blas_threads())

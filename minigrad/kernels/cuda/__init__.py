@@ -9,7 +9,7 @@ per group), only the loops have become threads. In learning order:
 * :mod:`~minigrad.kernels.cuda.matmul`  -- a grouped matrix product tiled through shared memory.
 * :mod:`~minigrad.kernels.cuda.layout`  -- ``(N, O, oh, ow) <-> (G, Og, N*oh*ow)``.
 * :mod:`~minigrad.kernels.cuda.conv`    -- ``conv2d_forward``, ``conv2d_grad_input``,
-  ``conv2d_grad_weight``: NumPy in, NumPy out, like :mod:`minigrad.kernels.conv_cpu`.
+  ``conv2d_grad_weight``: NumPy in, NumPy out, like :mod:`minigrad.kernels.conv`.
 
 Without a GPU, run everything in numba's CUDA simulator by starting Python with
 ``NUMBA_ENABLE_CUDASIM=1`` (it must be set before numba is first imported).

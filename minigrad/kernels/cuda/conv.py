@@ -1,6 +1,6 @@
 """The grouped convolution and its two gradients on the GPU: im2col + a grouped matrix product.
 
-The same three entry points, arguments and results as :mod:`minigrad.kernels.conv_cpu`, and the
+The same three entry points, arguments and results as :mod:`minigrad.kernels.conv`, and the
 same algorithm, each step a kernel from this package::
 
     G groups   N batch   Cg = C/G, Og = O/G channels per group   K = Cg*kh*kw   P = N*oh*ow

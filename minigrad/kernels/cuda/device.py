@@ -10,7 +10,6 @@ without a GPU.
 import os
 import sys
 import threading
-from collections import namedtuple
 
 INSTALL_HINT = (
     'To run on an NVIDIA GPU, install the CUDA extra: pip install "minigrad-resnext[cuda]" '
@@ -75,21 +74,10 @@ def arrays_to_device(**arrays):
     return [cuda.to_device(np.ascontiguousarray(array)) for array, _ in arrays.values()]
 
 
-# A kernel cannot receive a Python dataclass, but it can receive a named tuple of ints, which
-# numba passes by value. So the kernels read ``geometry.stride_h`` exactly as the CPU code does.
-KernelGeometry = namedtuple(
-    "KernelGeometry",
-    [
-        "batch", "in_channels", "in_h", "in_w", "out_channels", "kernel_h", "kernel_w",
-        "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h", "dilation_w", "groups",
-        "out_h", "out_w", "in_channels_per_group", "out_channels_per_group",
-    ],
-)
-
-
 def kernel_geometry(geom):
-    """The :class:`ConvGeometry` ``geom`` as a :data:`KernelGeometry` a kernel can read."""
-    return KernelGeometry(*(int(getattr(geom, name)) for name in KernelGeometry._fields))
+    """The :class:`ConvGeometry` ``geom`` as the named tuple of ints a kernel can read
+    (:data:`minigrad.kernels.conv_geometry.KernelGeometry`): ``geometry.stride_h`` reads as on the CPU."""
+    return geom.record()
 
 
 THREADS_PER_BLOCK = 256

@@ -10,7 +10,7 @@ import pytest
 
 import minigrad
 from minigrad import backend
-from minigrad.kernels import conv_cpu
+from minigrad.kernels import conv
 from minigrad.kernels.cuda.device import cuda_unavailable_reason, simulator_enabled
 
 from cuda_cases import needs_cuda
@@ -25,7 +25,7 @@ def restore_device():
 
 def test_default_device_is_cpu():
     assert backend.get_device() == "cpu"
-    assert backend.conv_kernels() is conv_cpu
+    assert backend.conv_kernels() is conv
 
 
 def test_unknown_device_is_a_value_error(restore_device):

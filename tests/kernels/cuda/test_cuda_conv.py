@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minigrad.kernels import conv_cpu, reference
+from minigrad.kernels import conv, reference
 from minigrad.kernels import cuda as conv_cuda
 from minigrad.kernels.conv_geometry import ConvGeometry
 
@@ -35,8 +35,8 @@ def test_forward_and_gradients_match_reference_and_cpu(shape_name, dtype):
         assert result.dtype == dtype and result.shape == expected_shape, name
         expected = getattr(reference, name)(*inputs, geom)
         np.testing.assert_allclose(result, expected, **TOLERANCE[dtype], err_msg=f"{name} vs reference")
-        on_cpu = getattr(conv_cpu, name)(*inputs, geom)
-        np.testing.assert_allclose(result, on_cpu, **TOLERANCE[dtype], err_msg=f"{name} vs conv_cpu")
+        on_cpu = getattr(conv, name)(*inputs, geom)
+        np.testing.assert_allclose(result, on_cpu, **TOLERANCE[dtype], err_msg=f"{name} vs the CPU kernels")
 
 
 def test_forward_by_hand():

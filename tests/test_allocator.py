@@ -1,4 +1,4 @@
-"""minigrad.backend's CPU runtime settings."""
+"""minigrad.allocator: the C allocator setting."""
 
 import platform
 import subprocess
@@ -12,7 +12,7 @@ def test_reuse_freed_memory_takes_effect_and_memory_still_works():
     # In a fresh interpreter, so this test's process keeps the allocator's defaults.
     code = (
         "import numpy as np, minigrad\n"
-        "assert minigrad.backend.reuse_freed_memory() is True\n"
+        "assert minigrad.allocator.reuse_freed_memory() is True\n"
         "for size in (10**6, 10**7, 3 * 10**7):\n"
         "    a = np.full(size, 2.0); b = a * 3; del a\n"
         "    assert np.all(np.full(size, 1.0) + b == 7.0)\n"
@@ -27,4 +27,4 @@ def test_reuse_freed_memory_elsewhere_changes_nothing(monkeypatch):
     import minigrad
 
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert minigrad.backend.reuse_freed_memory() is False
+    assert minigrad.allocator.reuse_freed_memory() is False

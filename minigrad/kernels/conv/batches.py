@@ -1,0 +1,56 @@
+"""Cutting the batch into slices: one slice per thread, and cache-sized blocks inside a slice.
+
+The matmul algorithms (pointwise, shifted, im2col) spend their time in BLAS. Rather than making
+each matrix product one multithreaded BLAS call, each of T threads (T = the Numba thread count,
+the same count the direct loops use) runs the whole algorithm on its own consecutive slice of
+the batch, with one BLAS thread; the gradient w.r.t. the weight adds up the T partial sums.
+Measured on 2 cores, 1x1 conv 512 -> 1024 channels at 8x8, batch 64, forward: one call with
+one BLAS thread 46 ms, with two BLAS threads 25 ms, two slices on two threads with one BLAS
+thread each 23 ms.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from minigrad.kernels.threads import map_on_threads, worker_count
+
+__all__ = ["consecutive_slices", "blocks_of_images", "on_batch_slices", "summed_over_batch_slices"]
+
+
+def consecutive_slices(batch, size):
+    """``[0:size], [size:2*size], ...`` up to the end of the batch (the last one may be shorter)."""
+    return [slice(first, min(first + size, batch)) for first in range(0, batch, size)]
+
+
+def blocks_of_images(batch, bytes_per_image, block_bytes):
+    """Consecutive slices of the batch of about ``block_bytes`` each (at least one image)."""
+    return consecutive_slices(batch, max(1, min(batch, block_bytes // bytes_per_image)))
+
+
+def _slices_per_thread(batch):
+    """One consecutive slice of the batch per thread (fewer slices when the batch is smaller)."""
+    threads = max(1, min(worker_count(), batch))
+    return consecutive_slices(batch, -(-batch // threads))
+
+
+def on_batch_slices(kernel, batched, weight, geom, result_shape):
+    """``kernel(batched[images], weight, geometry of those images)`` for one slice of the batch per
+    thread, each slice's result written into its images of one ``result_shape`` array."""
+    result = np.empty(result_shape, dtype=batched.dtype)
+
+    def run(images):
+        result[images] = kernel(batched[images], weight, replace(geom, batch=images.stop - images.start))
+
+    map_on_threads(run, _slices_per_thread(geom.batch))
+    return result
+
+
+def summed_over_batch_slices(kernel, x, grad_out, geom):
+    """``kernel(x[images], grad_out[images], geometry of those images)`` for one slice of the batch
+    per thread, summed: a weight gradient is a sum over the images."""
+
+    def run(images):
+        return kernel(x[images], grad_out[images], replace(geom, batch=images.stop - images.start))
+
+    return sum(map_on_threads(run, _slices_per_thread(geom.batch)))
