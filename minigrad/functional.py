@@ -2,7 +2,8 @@
 
 from minigrad.functions.batchnorm import batch_norm
 from minigrad.functions.conv import conv2d
-from minigrad.functions.elementwise import exp, log, relu, sigmoid, sqrt, tanh
+from minigrad.functions.activation import relu
+from minigrad.functions.elementwise import exp, log, sigmoid, sqrt, tanh
 from minigrad.functions.loss import cross_entropy, log_softmax
 from minigrad.functions.matmul import matmul
 from minigrad.functions.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d

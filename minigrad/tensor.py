@@ -176,7 +176,7 @@ class Tensor:
         return elementwise.sqrt(self)
 
     def relu(self):
-        return elementwise.relu(self)
+        return activation.relu(self)
 
     def sigmoid(self):
         return elementwise.sigmoid(self)
@@ -293,4 +293,4 @@ def _generator(generator):
 
 
 # The ops need Tensor to exist before they can be imported, so they are bound last.
-from minigrad.functions import elementwise, indexing, matmul, reduction, shape_ops  # noqa: E402
+from minigrad.functions import activation, elementwise, indexing, matmul, reduction, shape_ops  # noqa: E402

@@ -29,7 +29,7 @@ Keep shapes small: every element of every input costs two forward passes.
 import numpy as np
 
 import minigrad as mg
-from minigrad.functions import batchnorm, conv, elementwise, loss, matmul, pooling, reduction, shape_ops
+from minigrad.functions import activation, batchnorm, conv, elementwise, loss, matmul, pooling, reduction, shape_ops
 
 
 def leaf(rng, *shape, low=None, high=None):
@@ -107,7 +107,7 @@ CASES = {
     "Exp": _unary_cases(elementwise.exp),
     "Log": _unary_cases(elementwise.log, make=positive),
     "Sqrt": _unary_cases(elementwise.sqrt, make=positive),
-    "ReLU": _unary_cases(elementwise.relu, make=distinct),
+    "ReLU": _unary_cases(activation.relu, make=distinct),
     "Sigmoid": {
         **_unary_cases(elementwise.sigmoid),
         "large |x| (both branches)": (elementwise.sigmoid, lambda rng: (leaf(rng, 6, low=-30, high=30),)),

@@ -41,7 +41,7 @@ TASKS: tuple[Task, ...] = (
         title="Backward of the elementwise and reduction ops",
         instruction="write backward() of this op from its forward formula (ASSIGNMENTS.md, t01)",
         points=10,
-        files=("minigrad/functions/elementwise.py", "minigrad/functions/reduction.py"),
+        files=("minigrad/functions/elementwise.py", "minigrad/functions/activation.py", "minigrad/functions/reduction.py"),
     ),
     Task(
         id="t02_unbroadcast",

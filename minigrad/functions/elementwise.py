@@ -8,7 +8,6 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.functions.broadcast import broadcast_shape, unbroadcast
-from minigrad.kernels import relu_cpu
 from minigrad.tensor import Tensor
 
 
@@ -192,27 +191,6 @@ class Sqrt(Function):
         return grad_out / (2 * y)
 
 
-class ReLU(Function):
-    """y = max(x, 0) ;  dx = dy * [x > 0]   (the derivative at exactly 0 is taken as 0, as PyTorch)
-
-    Both directions run a one-pass parallel Numba loop (``minigrad/kernels/relu_cpu.py``): ReLU
-    touches nearly every activation of a CNN, and NumPy's versions took 9-18% of a ResNeXt training step.
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        y = relu_cpu.relu_forward(x)  # np.maximum(x, 0), on every core
-        ctx.save_for_backward(y)  # y > 0 exactly where x > 0
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (y,) = ctx.saved_tensors
-        # BEGIN SOLUTION t01_elementwise_backward
-        return relu_cpu.relu_backward(grad_out, y)  # grad_out * (y > 0), in one parallel pass
-        # END SOLUTION
-
-
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x) ;  dx = dy * y * (1 - y)"""
 
@@ -280,10 +258,6 @@ def log(x):
 
 def sqrt(x):
     return Sqrt.apply(x)
-
-
-def relu(x):
-    return ReLU.apply(x)
 
 
 def sigmoid(x):

@@ -1,7 +1,9 @@
 """The convolution as numba.cuda kernels: the optional GPU path.
 
-Read it next to the CPU kernels; the algorithm is the same (im2col, then one matrix product
-per group), only the loops have become threads. In learning order:
+Read it next to the CPU kernels' first chapter, :mod:`minigrad.kernels.conv.im2col_matmul`: the
+algorithm is the same (im2col, then one matrix product per group), only the loops have become
+threads. (It is the only algorithm here; the CPU presets never run im2col themselves: their
+convolutions go to the direct loops and the pointwise products.) In learning order:
 
 * :mod:`~minigrad.kernels.cuda.device`  -- is there a GPU (or the simulator)? launch sizes.
 * :mod:`~minigrad.kernels.cuda.im2col`  -- ``im2col`` / ``col2im``, one thread per element written
