@@ -6,9 +6,9 @@
 
 Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
 ``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
-``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for Numba
-and PyTorch (and, as in training, one BLAS thread per matrix product: our matmul paths run one
-slice of the batch per thread themselves). Our runs and PyTorch's are interleaved (ours,
+``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for minigrad
+and PyTorch (minigrad runs each BLAS product on one thread, as it always does: its matmul
+algorithms run one slice of the batch per thread themselves; the BLAS kernel that ran is printed). Our runs and PyTorch's are interleaved (ours,
 theirs, ours, theirs, ...), so a change in machine load hits both alike; the load average is
 printed at the start and the end.
 "speedup" is PyTorch's time divided by ours (> 1: we are faster).
@@ -31,15 +31,17 @@ import tracemalloc
 import numba
 import numpy as np
 
-from minigrad.kernels import conv, reference
-from minigrad.kernels.conv.selection import ALGORITHMS, conv_algorithm
-from minigrad.kernels.threads import limit_blas_threads
-from minigrad.kernels.conv_geometry import ConvGeometry
-
+# PyTorch first: importing minigrad asks OpenMP runtimes that start after it to let idle threads
+# sleep (minigrad.kernels.threads), and PyTorch is to run here with its own defaults.
 try:
     import torch
 except ImportError:
     torch = None
+
+import minigrad as mg  # noqa: E402
+from minigrad.kernels import conv, reference  # noqa: E402
+from minigrad.kernels.conv.selection import ALGORITHMS, conv_algorithm  # noqa: E402
+from minigrad.kernels.conv_geometry import ConvGeometry  # noqa: E402
 
 # (N, C_in = C_out, H = W, groups, kernel size); padding is k // 2, stride 1.
 SHAPES = [
@@ -114,6 +116,15 @@ def torch_functions(x, weight, grad_out, geom):
     return forward, forward_backward
 
 
+def blas_description():
+    """NumPy's BLAS as threadpoolctl sees it: library, kernel (CPU architecture) and threads per product."""
+    from threadpoolctl import threadpool_info
+
+    found = [f"{p['internal_api']} {p.get('architecture', '?')} kernels, {p['num_threads']} thread(s) per product"
+             for p in threadpool_info() if p["user_api"] == "blas"]
+    return "; ".join(found) or "not visible to threadpoolctl"
+
+
 def cold_compile_seconds():
     """First-call time of every kernel of every path for float32 and float64 in a fresh process
     with an empty Numba cache: what a fresh CI clone pays once."""
@@ -148,21 +159,19 @@ def main():
     parser.add_argument("--skip-reference", action="store_true", help="do not time the NumPy reference")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS, help="Numba and PyTorch threads")
     parser.add_argument("--cold-compile", action="store_true", help="also time a cold Numba compile")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for each BLAS product (default 1, as training; see minigrad.kernels.threads.limit_blas_threads)")
     parser.add_argument("--algorithm", default="auto", choices=ALGORITHMS,
                         help="compute every shape with this algorithm (default: auto, what minigrad chooses)")
     args = parser.parse_args()
-    with limit_blas_threads(args.blas_threads), conv_algorithm(args.algorithm):
+    with conv_algorithm(args.algorithm):
         run(args)
 
 
 def run(args):
-    numba.set_num_threads(args.threads)
+    mg.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
     indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
-    print(f"float32, numba threads = {numba.get_num_threads()}, BLAS threads per product = {args.blas_threads}, "
+    print(f"float32, minigrad threads = {mg.get_num_threads()}, BLAS: {blas_description()}, "
           f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (

@@ -7,12 +7,12 @@ A step is forward, cross-entropy, backward and an SGD (Nesterov, weight decay) u
 random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess, so its peak
 memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
 peak minus the resident size just before the first step (after imports, the model and the batch).
-minigrad runs as ``python -m resnext_np.train`` does: Numba kernels on every thread, BLAS on one
-(``minigrad.kernels.threads.limit_blas_threads``; needs threadpoolctl). The PyTorch model is the same
-architecture built here from ``torch.nn`` (same widths, groups, strides, BN, no conv biases),
-with the same thread count (``torch.set_num_threads``). Both run with the C allocator's
-defaults; ``--reuse-memory`` makes both keep freed memory for reuse, as the training command
-does (``minigrad.allocator.reuse_freed_memory``; glibc only), which speeds up both.
+minigrad runs as any program that imports it does (``minigrad.set_num_threads``; BLAS on one
+thread per product, freed memory kept for reuse: see README, "Threads and memory"). The PyTorch
+model is the same architecture built here from ``torch.nn`` (same widths, groups, strides, BN,
+no conv biases), with the same thread count (``torch.set_num_threads``), in a process that never
+imports minigrad, so PyTorch runs with its own defaults; ``--reuse-memory`` makes it keep freed
+memory for reuse too (the same glibc setting, ``minigrad/allocator.py``), which speeds it up.
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
 """
 
@@ -76,26 +76,30 @@ def _torch_resnext(config, num_classes):
     return nn.Sequential(*layers)
 
 
+def _load_allocator_module():
+    """minigrad/allocator.py on its own: importing the minigrad package would also change the
+    process's BLAS and OpenMP settings, which PyTorch's worker must keep at PyTorch's defaults."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "minigrad", "allocator.py")
+    spec = importlib.util.spec_from_file_location("allocator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
     """Run in a subprocess: time training steps, return a dict of results."""
     import numpy as np
-
-    from minigrad.allocator import reuse_freed_memory
-
-    if reuse_memory:  # as the training command does; for both frameworks alike
-        reuse_freed_memory()
 
     rng = np.random.default_rng(0)
     images = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     labels = rng.integers(0, 10, batch)
     if framework == "minigrad":
-        import numba
-
         import minigrad as mg
         from resnext_np.model import build_model
 
-        numba.set_num_threads(threads)
-        mg.kernels.threads.limit_blas_threads(1).__enter__()  # as the training command does by default
+        mg.set_num_threads(threads)
         mg.manual_seed(0)
         model = build_model(preset, num_classes=10)
         optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -109,11 +113,11 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
     else:
         import torch
 
-        from resnext_np.model import PRESETS
-
+        if reuse_memory:
+            _load_allocator_module().reuse_freed_memory()
         torch.set_num_threads(threads)
         torch.manual_seed(0)
-        model = _torch_resnext(PRESETS[preset], num_classes=10)
+        model = _torch_resnext(json.loads(preset), num_classes=10)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
         inputs, targets = torch.from_numpy(images), torch.from_numpy(labels)
 
@@ -137,6 +141,10 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
 
 
 def run_case(framework, preset, batch, args):
+    if framework == "torch":  # the preset's sizes, so that PyTorch's worker need not import resnext_np
+        from resnext_np.model import PRESETS
+
+        preset = json.dumps(PRESETS[preset])
     command = [sys.executable, __file__, "--worker", framework, preset, str(batch),
                "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
     if args.reuse_memory:
@@ -154,8 +162,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (JIT, allocator)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--reuse-memory", action=argparse.BooleanOptionalAction, default=False,
-                        help="keep freed memory for reuse in both frameworks, as the training command does "
-                             "(minigrad.allocator.reuse_freed_memory); default: the C allocator's defaults")
+                        help="PyTorch keeps freed memory for reuse too, as minigrad always does "
+                             "(minigrad.allocator.reuse_freed_memory); default: PyTorch with the C allocator's defaults")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -170,7 +178,7 @@ def main(argv=None):
     except ImportError:
         frameworks = ["minigrad"]
         print("PyTorch is not installed: minigrad only, no ratios")
-    print(f"threads: {args.threads}; freed memory reused: {'yes' if args.reuse_memory else 'no'}; "
+    print(f"threads: {args.threads}; freed memory reused: minigrad yes, PyTorch {'yes' if args.reuse_memory else 'no'}; "
           f"load average at start: {os.getloadavg()[0]:.2f}; median of {args.steps} steps after {args.warmup} warm-up steps")
     header = f"{'model':<22}{'batch':>6}" + "".join(
         f"{name + ' img/s':>16}{name + ' peak MiB':>18}{name + ' extra MiB':>19}" for name in frameworks)

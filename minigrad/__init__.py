@@ -6,6 +6,11 @@
 >>> loss.backward()
 >>> x.grad
 array([[0., 3.]], dtype=float32)
+
+Importing minigrad decides, once for the whole process, how it uses this machine (README,
+"Threads and memory"): its kernels use every core (``set_num_threads`` changes that), NumPy's
+BLAS runs each matrix product on one thread (minigrad runs one product per core itself), idle
+OpenMP threads sleep instead of spinning, and the C allocator keeps freed memory for reuse.
 """
 
 from minigrad.tensor import Tensor, ones, rand, randn, tensor, zeros  # noqa: I001  (Tensor first)
@@ -14,7 +19,11 @@ from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.kernels.conv.selection import conv_algorithm
+from minigrad.kernels.threads import get_num_threads, set_num_threads
 from minigrad.random import manual_seed
+
+kernels.threads.take_charge_of_the_cores()
+allocator.reuse_freed_memory()
 
 __version__ = "0.1.0"
 
@@ -22,4 +31,5 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand",
     "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
+    "set_num_threads", "get_num_threads",
 ]

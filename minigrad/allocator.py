@@ -19,7 +19,7 @@ def reuse_freed_memory():
     the default, the same day): the smallest preset at batch 128 went from 155 to 174 images/s,
     resnext29_32x4d at batch 64 from 14.9 to 16.7 (PyTorch: 210 -> 235 and 13.4 -> 17.3).
 
-    The training command calls it. Returns True if the setting took, False where there is no
+    ``import minigrad`` calls it, for every program that uses minigrad. Returns True if the setting took, False where there is no
     glibc (other platforms: nothing changes). It lasts for the life of the process.
     """
     if not sys.platform.startswith("linux"):

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+import minigrad as mg
 from resnext_np import train as training
 from resnext_np.model import build_model
 
@@ -31,7 +32,12 @@ def main(argv=None):
     parser.add_argument("checkpoint", help="checkpoint.pkl written by python -m resnext_np.train")
     parser.add_argument("--data-dir", default=None, help="where the data set lives (default: as in training)")
     parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (minigrad.set_num_threads; default: every core)")
     options = parser.parse_args(argv)
+    if options.threads is not None:
+        if options.threads < 1:
+            parser.error(f"--threads must be >= 1, got {options.threads}")
+        mg.set_num_threads(min(options.threads, mg.kernels.threads.MAX_THREADS))
     try:
         checkpoint = training.load_checkpoint(options.checkpoint)
         args = argparse.Namespace(**checkpoint["args"])

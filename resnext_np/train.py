@@ -66,9 +66,7 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="output folder (default: runs/<dataset>-<model>)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--threads", type=int, default=None, help="number of CPU threads for the Numba kernels")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for each BLAS matrix product (needs threadpoolctl; default 1, see minigrad.kernels.threads.limit_blas_threads)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (minigrad.set_num_threads; default: every core)")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch instead)")
@@ -87,7 +85,7 @@ def parse_args(argv=None):
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("train_size", "test_size", "threads", "blas_threads"):
+    for name in ("train_size", "test_size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -264,11 +262,8 @@ def _progress(iterable, total, description, enabled, leave, unit):
 
 def run(args):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
-    mg.allocator.reuse_freed_memory()  # activations are freed and allocated again every step
     if args.threads is not None:
-        import numba
-
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        mg.set_num_threads(min(args.threads, mg.kernels.threads.MAX_THREADS))
     os.makedirs(args.out, exist_ok=True)
     checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
     if not args.resume and os.path.exists(checkpoint_path):
@@ -309,7 +304,7 @@ def run(args):
     print(f"{args.model}: {sum(p.size for p in model.parameters()):,} parameters, "
           f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    with _StopFlag() as stop, mg.kernels.threads.limit_blas_threads(args.blas_threads):
+    with _StopFlag() as stop:
         epochs = _progress(range(start_epoch, args.epochs), args.epochs - start_epoch, "epochs", show_progress, True, "epoch")
         for epoch in epochs:
             model.train()

@@ -23,6 +23,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.functions import elementwise
 from minigrad.kernels import batchnorm_cpu
+from minigrad.kernels.threads import use_numba_threads
 from minigrad.tensor import Tensor
 
 
@@ -38,6 +39,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
         as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+        use_numba_threads()  # the kernels run one parallel task per channel
         y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps)
         count = as_3d.shape[0] * as_3d.shape[2]
         if running_mean is not None:
@@ -52,6 +54,7 @@ class BatchNorm(Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, mean, inv_std, weight = ctx.saved_tensors
+        use_numba_threads()
         grad_input, grad_weight, grad_bias = batchnorm_cpu.batch_norm_backward(
             grad_out.reshape(x.shape), x, mean, inv_std, weight
         )

@@ -1,11 +1,25 @@
-"""The worker threads that run slices of a batch side by side, and how many there are.
+"""How minigrad uses the cores: how many threads, who runs them, and BLAS on one thread.
 
-minigrad spreads its work over the cores in two ways, and both use the same number of threads:
+minigrad spreads its work over the cores in two ways, and both use the same number of threads,
+:func:`get_num_threads` (all the cores unless :func:`set_num_threads` says otherwise):
 
-* Numba's parallel loops (``prange``), which run on Numba's own thread pool;
-* a small pool of Python threads, each running a whole matmul path on its own slice of the
-  batch (see :mod:`minigrad.kernels.conv.batches`). NumPy's matrix products and the ``nogil``
-  Numba kernels release the GIL, so those threads really do run at once.
+* Numba's parallel loops (``prange``: the direct convolution loops, ReLU, BatchNorm), which run on
+  Numba's own thread pool. Numba counts threads per calling thread, so every parallel kernel
+  calls :func:`use_numba_threads` first: the setting then holds whichever Python thread calls.
+* a small pool of Python threads, each running a whole matmul algorithm on its own slice of the
+  batch (:mod:`minigrad.kernels.conv.batches`). NumPy's matrix products and the ``nogil`` Numba
+  kernels release the GIL, so those threads really do run at once.
+
+So every matrix product runs on one BLAS thread: minigrad already runs one product per core.
+More BLAS threads oversubscribe the cores, and OpenBLAS's idle threads keep spinning after each
+product, taking a core from the Numba loops that run next (a small MLP ran 20x slower). That is
+decided once, for the whole process, when minigrad is imported (:func:`take_charge_of_the_cores`):
+NumPy's BLAS runs each product on one thread, also in your own NumPy code. To run your own large
+products on more threads, use ``with limit_blas_threads(n):`` around them.
+
+The same call asks OpenMP (the runtime of Numba's parallel loops here) to let idle threads sleep
+instead of spinning, unless ``OMP_WAIT_POLICY`` is already set: a spinning OpenMP thread takes a
+core from the batch-slice threads and from BLAS, and waking a sleeping one costs microseconds.
 
 The pool's lifecycle, in full:
 
@@ -18,23 +32,50 @@ The pool's lifecycle, in full:
   lock, and ``ThreadPoolExecutor.map`` is itself thread-safe.
 """
 
-import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
-__all__ = ["map_on_threads", "worker_count", "limit_blas_threads"]
+__all__ = ["set_num_threads", "get_num_threads", "use_numba_threads", "map_on_threads", "limit_blas_threads"]
 
+MAX_THREADS = numba.config.NUMBA_NUM_THREADS  # the threads Numba starts: every core it found
+_num_threads = MAX_THREADS
 _lock = threading.Lock()
 _pool = None
 _pool_workers = 0
 
 
-def worker_count():
-    """How many threads minigrad's kernels use: Numba's thread count for the calling thread."""
-    return numba.get_num_threads()
+def set_num_threads(threads):
+    """Use ``threads`` threads for minigrad's kernels, from every Python thread (PyTorch's name).
+
+    >>> import minigrad as mg
+    >>> mg.set_num_threads(1); mg.get_num_threads()
+    1
+    >>> mg.set_num_threads(mg.kernels.threads.MAX_THREADS)
+    """
+    global _num_threads
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"set_num_threads takes an int, got {threads!r}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(
+            f"set_num_threads({threads}): the number of threads must be between 1 and {MAX_THREADS} "
+            f"(Numba's thread count, NUMBA_NUM_THREADS, fixed when the process started)"
+        )
+    _num_threads = threads
+    use_numba_threads()
+
+
+def get_num_threads():
+    """How many threads minigrad's kernels use."""
+    return _num_threads
+
+
+def use_numba_threads():
+    """Make Numba's next parallel loop, called from this Python thread, use :func:`get_num_threads` threads."""
+    if numba.get_num_threads() != _num_threads:
+        numba.set_num_threads(_num_threads)
 
 
 def map_on_threads(function, items):
@@ -64,20 +105,24 @@ os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def limit_blas_threads(threads):
-    """A context in which BLAS (OpenBLAS, via NumPy) runs each matrix product on at most ``threads`` threads.
+    """A context in which NumPy's BLAS runs each matrix product on at most ``threads`` threads,
+    restoring the setting after (threadpoolctl's ``threadpool_limits``).
 
-    The CPU convolution already runs its matrix products on every core, one slice of the batch
-    per thread (see :mod:`minigrad.kernels.conv.batches`), so one BLAS thread per product is what
-    it wants. More BLAS threads oversubscribe the cores, and OpenBLAS's threads keep spinning
-    after each product, slowing down the Numba kernels that run next. The training command and
-    the benchmarks run inside ``limit_blas_threads(1)``. Needs the optional package
-    threadpoolctl (installed by ".[dev]" and ".[train]"); without it this changes nothing.
-
-    >>> with limit_blas_threads(1):
+    >>> with limit_blas_threads(2):
     ...     pass
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=threads, user_api="blas")
+
+
+def take_charge_of_the_cores():
+    """One BLAS thread per product, and OpenMP threads that sleep when idle (see the module docstring).
+
+    Called once, when minigrad is imported. Returns what it set, for the record.
+    """
+    from threadpoolctl import threadpool_limits
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by OpenMP when Numba first starts it
+    threadpool_limits(limits=1, user_api="blas")  # lasts for the process (nothing restores it)
+    return {"blas_threads_per_product": 1, "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}

@@ -182,10 +182,10 @@ def test_per_class_table_counts_by_hand():
     assert rows == [("a", 1, 2, 0.5, "b"), ("b", 1, 1, 1.0, "-"), ("c", 1, 2, 0.5, "a")]
 
 
-def test_blas_threads_are_limited_inside_the_context():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    blas_threads = lambda: [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]  # noqa: E731
-    if not blas_threads():
-        pytest.skip("numpy's BLAS is not visible to threadpoolctl here")
-    with mg.kernels.threads.limit_blas_threads(1):
-        assert blas_threads() and all(n == 1 for n in blas_threads())
+def test_threads_option_sets_minigrads_thread_count(tmp_path):
+    before = mg.get_num_threads()
+    try:
+        train.run(small_args(tmp_path / "run", "--threads", "1", "--epochs", "1", "--train-size", "32", "--test-size", "16"))
+        assert mg.get_num_threads() == 1
+    finally:
+        mg.set_num_threads(before)

@@ -36,6 +36,7 @@ from numba import njit, prange
 from minigrad.kernels.conv.direct_rows import FILTER_BLOCK, add_back_to_tap, add_kernel_row, dot_kernel_row
 from minigrad.kernels.conv.phases import copy_from_phases, copy_from_row_pitch, copy_into_phases, copy_to_row_pitch, phase_layout
 from minigrad.kernels.conv.shifted import grad_input_as_forward
+from minigrad.kernels.threads import use_numba_threads
 
 __all__ = ["forward", "grad_input", "grad_weight", "cannot_compute"]
 
@@ -154,6 +155,7 @@ def _images_per_task(geom):
 
 def forward(x, weight, geom):
     """``(N, C, H, W), (O, Cg, kh, kw) -> (N, O, oh, ow)``."""
+    use_numba_threads()
     out = np.empty(geom.output_shape, dtype=x.dtype)
     # C-contiguous inputs keep Numba at one compiled version per dtype.
     _forward_tasks(np.ascontiguousarray(x), _blocked_filters(weight, geom.groups), out, _images_per_task(geom), geom.record())
@@ -164,6 +166,7 @@ def grad_input(grad_out, weight, geom):
     """``(N, O, oh, ow), (O, Cg, kh, kw) -> (N, C, H, W)``."""
     if geom.stride_h == geom.stride_w == 1:
         return forward(*grad_input_as_forward(grad_out, weight, geom))
+    use_numba_threads()
     grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
     blocked = _blocked_filters(weight, geom.groups)
     _grad_input_tasks(np.ascontiguousarray(grad_out), blocked, grad_x, _images_per_task(geom), geom.record())
@@ -172,6 +175,7 @@ def grad_input(grad_out, weight, geom):
 
 def grad_weight(x, grad_out, geom):
     """``(N, C, H, W), (N, O, oh, ow) -> (O, Cg, kh, kw)``."""
+    use_numba_threads()
     filters = -(-geom.out_channels_per_group // FILTER_BLOCK) * FILTER_BLOCK
     images_per_task = _images_per_task(geom)
     blocks = -(-geom.batch // images_per_task)
