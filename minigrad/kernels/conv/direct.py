@@ -54,13 +54,13 @@ def cannot_compute(geom):
 
 
 @njit(cache=True)
-def _forward_task(x, blocked_weight, out, first_image, images, g, geometry):
-    """out[first_image + m, g*Og + o] for the task's images m < ``images`` (``blocked_weight``:
+def _forward_task(x, blocked_weight, out, first_image, image_count, g, geometry):
+    """out[first_image + m, g*Og + o] for the task's images m < ``image_count`` (``blocked_weight``:
     (G, Og rounded up to FILTER_BLOCK, Cg, kh, kw))."""
     filters, in_channels_per_group, kernel_h = blocked_weight.shape[1], blocked_weight.shape[2], blocked_weight.shape[3]
-    layout = phase_layout(geometry, images)
+    layout = phase_layout(geometry, image_count)
     buffer = np.zeros((in_channels_per_group, layout.buffer_size), dtype=x.dtype)
-    copy_into_phases(x, first_image, images, g * in_channels_per_group, buffer, layout, geometry)
+    copy_into_phases(x, first_image, image_count, g * in_channels_per_group, buffer, layout, geometry)
     out_flat = np.zeros((filters, layout.positions), dtype=x.dtype)
     w = blocked_weight[g]
     for o in range(0, filters, FILTER_BLOCK):
@@ -68,18 +68,18 @@ def _forward_task(x, blocked_weight, out, first_image, images, g, geometry):
             for i in range(kernel_h):
                 add_kernel_row(out_flat, o, w, c, i, buffer[c], layout.start[i])
     Og = geometry.out_channels_per_group
-    copy_from_row_pitch(out_flat, out, first_image, images, g * Og, Og, layout)
+    copy_from_row_pitch(out_flat, out, first_image, image_count, g * Og, Og, layout)
 
 
 @njit(cache=True)
-def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, images, g, geometry):
+def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, image_count, g, geometry):
     """grad_x[first_image + m, g*Cg + c] for the task's images: the forward's loops, backwards."""
     filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape[1:]
-    layout = phase_layout(geometry, images)
+    layout = phase_layout(geometry, image_count)
     # Zero at the garbage positions and in the padding filters, so they send nothing back.
     grad_out_flat = np.zeros((filters, layout.positions), dtype=grad_out.dtype)
     Og = geometry.out_channels_per_group
-    copy_to_row_pitch(grad_out, first_image, images, g * Og, Og, grad_out_flat, layout)
+    copy_to_row_pitch(grad_out, first_image, image_count, g * Og, Og, grad_out_flat, layout)
     grad_buffer = np.zeros((in_channels_per_group, layout.buffer_size), dtype=grad_out.dtype)
     w = blocked_weight[g]
     for c in range(in_channels_per_group):
@@ -88,21 +88,21 @@ def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, images, g, g
                 grad_tap = grad_buffer[c, layout.start[i, j] : layout.start[i, j] + layout.positions]
                 for o in range(0, filters, FILTER_BLOCK):
                     add_back_to_tap(grad_tap, o, w, c, i, j, grad_out_flat)
-    copy_from_phases(grad_buffer, grad_x, first_image, images, g * in_channels_per_group, layout, geometry)
+    copy_from_phases(grad_buffer, grad_x, first_image, image_count, g * in_channels_per_group, layout, geometry)
 
 
 @njit(cache=True, fastmath={"reassoc"})  # the flag of the inlined dot_kernel_row, see there
-def _grad_weight_task(x, grad_out, grad_weight_blocks, block, first_image, images, g, geometry):
+def _grad_weight_task(x, grad_out, grad_weight_blocks, block, first_image, image_count, g, geometry):
     """grad_weight_blocks[block, g] = this task's images' share of group g's weight gradient; the
     caller sums over the blocks (each task writes only its own block's slice: no races)."""
     filters, in_channels_per_group, kernel_h = grad_weight_blocks.shape[2], grad_weight_blocks.shape[3], grad_weight_blocks.shape[4]
-    layout = phase_layout(geometry, images)
+    layout = phase_layout(geometry, image_count)
     buffer = np.zeros((in_channels_per_group, layout.buffer_size), dtype=x.dtype)
-    copy_into_phases(x, first_image, images, g * in_channels_per_group, buffer, layout, geometry)
+    copy_into_phases(x, first_image, image_count, g * in_channels_per_group, buffer, layout, geometry)
     # Zero at the garbage positions and in the padding filters, so they add nothing to the sums.
     grad_out_flat = np.zeros((filters, layout.positions), dtype=grad_out.dtype)
     Og = geometry.out_channels_per_group
-    copy_to_row_pitch(grad_out, first_image, images, g * Og, Og, grad_out_flat, layout)
+    copy_to_row_pitch(grad_out, first_image, image_count, g * Og, Og, grad_out_flat, layout)
     grad_w = grad_weight_blocks[block, g]
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):

@@ -1,7 +1,7 @@
 """The direct loops' scratch layout: zero-padded planes, flat, split into stride phases.
 
-A task of the direct loops (:mod:`minigrad.kernels.conv.direct`) works on ``images`` consecutive
-images of one group. It copies their Cg channels into one flat buffer per channel, zero-padded,
+A task of the direct loops (:mod:`minigrad.kernels.conv.direct`) works on ``image_count``
+consecutive images of one group. It copies their Cg channels into one flat buffer per channel, zero-padded,
 so that its kernel loops never test for borders. At stride 1 each padded plane is stored row
 after row at row pitch Wp, and the images one after another::
 
@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 # plane_size = Hq*Wq (one phase of one image) and plane_w = Wq (its row pitch); phase_size =
-# images*Hq*Wq (one phase of the task's images); start[i, j] = where tap (i, j)'s run begins;
+# image_count*Hq*Wq (one phase of the task's images); start[i, j] = where tap (i, j)'s run begins;
 # positions = how many output positions k a task computes; buffer_size = one channel's buffer:
 # every phase of every image, and room for the last tap's run (at stride 1 it reads (kw - 1)*dw
 # past the final padded row).
@@ -39,35 +39,35 @@ PhaseLayout = namedtuple("PhaseLayout", ["plane_size", "plane_w", "phase_size", 
 
 
 @njit(cache=True)
-def phase_layout(geometry, images):
-    """The :data:`PhaseLayout` of a task of ``images`` images."""
+def phase_layout(geometry, image_count):
+    """The :data:`PhaseLayout` of a task of ``image_count`` images."""
     plane_h = -(-(geometry.in_h + 2 * geometry.pad_h) // geometry.stride_h)
     plane_w = -(-(geometry.in_w + 2 * geometry.pad_w) // geometry.stride_w)
     plane_size = plane_h * plane_w
-    phase_size = images * plane_size
+    phase_size = image_count * plane_size
     start = np.empty((geometry.kernel_h, geometry.kernel_w), dtype=np.int64)
     for i in range(geometry.kernel_h):
         for j in range(geometry.kernel_w):
             row, col = i * geometry.dilation_h, j * geometry.dilation_w
             phase = (row % geometry.stride_h) * geometry.stride_w + col % geometry.stride_w
             start[i, j] = phase * phase_size + (row // geometry.stride_h) * plane_w + col // geometry.stride_w
-    positions = (images - 1) * plane_size + geometry.out_h * plane_w
+    positions = (image_count - 1) * plane_size + geometry.out_h * plane_w
     buffer_size = max(geometry.stride_h * geometry.stride_w * phase_size, start.max() + positions)
     return PhaseLayout(plane_size, plane_w, phase_size, start, positions, buffer_size)
 
 
-# The four copies below move a task's images (n = first_image + m, m < images) between the
+# The four copies below move a task's images (n = first_image + m, m < image_count) between the
 # (N, C, H, W) arrays and the task's buffers, where image m starts at offset m*plane_size.
 
 
 @njit(cache=True)
-def copy_into_phases(source, first_image, images, first_channel, buffer, layout, geometry):
+def copy_into_phases(source, first_image, image_count, first_channel, buffer, layout, geometry):
     """``buffer[c, (a*sw + b)*phase_size + m*plane_size + u*Wq + v] = xp[n, first_channel + c, u*sh + a, v*sw + b]``
     for the pixels of each image (xp: ``source`` zero-padded); the padding is already zero."""
     height, width = source.shape[2], source.shape[3]
     pad_h, pad_w, stride_h, stride_w = geometry.pad_h, geometry.pad_w, geometry.stride_h, geometry.stride_w
     plane_w, phase_size = layout.plane_w, layout.phase_size
-    for m in range(images):
+    for m in range(image_count):
         n, offset = first_image + m, m * layout.plane_size
         if stride_h == stride_w == 1:  # one phase: the padded image itself (the common case, kept simple and fast)
             for c in range(buffer.shape[0]):
@@ -89,12 +89,12 @@ def copy_into_phases(source, first_image, images, first_channel, buffer, layout,
 
 
 @njit(cache=True)
-def copy_from_phases(buffer, dest, first_image, images, first_channel, layout, geometry):
+def copy_from_phases(buffer, dest, first_image, image_count, first_channel, layout, geometry):
     """``dest[n, first_channel + c, p, q] = buffer[c, ...]``: the inverse of :func:`copy_into_phases`,
     dropping the padding."""
     height, width = dest.shape[2], dest.shape[3]
     pad_h, pad_w, stride_h, stride_w = geometry.pad_h, geometry.pad_w, geometry.stride_h, geometry.stride_w
-    for m in range(images):
+    for m in range(image_count):
         for c in range(buffer.shape[0]):
             for p in range(height):
                 row = p + pad_h
@@ -105,11 +105,11 @@ def copy_from_phases(buffer, dest, first_image, images, first_channel, layout, g
 
 
 @njit(cache=True)
-def copy_to_row_pitch(source, first_image, images, first_channel, channels, flat, layout):
+def copy_to_row_pitch(source, first_image, image_count, first_channel, channels, flat, layout):
     """``flat[c, m*plane_size + y*Wq + x] = source[n, first_channel + c, y, x]`` for c <
     ``channels``: output-sized planes, with rows at the phases' pitch Wq."""
     height, width = source.shape[2], source.shape[3]
-    for m in range(images):
+    for m in range(image_count):
         for c in range(channels):
             for y in range(height):
                 start = m * layout.plane_size + y * layout.plane_w
@@ -118,11 +118,11 @@ def copy_to_row_pitch(source, first_image, images, first_channel, channels, flat
 
 
 @njit(cache=True)
-def copy_from_row_pitch(flat, dest, first_image, images, first_channel, channels, layout):
+def copy_from_row_pitch(flat, dest, first_image, image_count, first_channel, channels, layout):
     """``dest[n, first_channel + c, y, x] = flat[c, m*plane_size + y*Wq + x]`` for c <
     ``channels``: the inverse of :func:`copy_to_row_pitch`, dropping the garbage positions."""
     height, width = dest.shape[2], dest.shape[3]
-    for m in range(images):
+    for m in range(image_count):
         for c in range(channels):
             for y in range(height):
                 flat_row, dest_row = flat[c, m * layout.plane_size + y * layout.plane_w :], dest[first_image + m, first_channel + c, y]
