@@ -16,10 +16,6 @@ def manual_seed(seed):
     return _default_generator
 
 
-def default_generator():
-    return _default_generator
-
-
 def as_generator(generator=None):
     """A NumPy Generator from ``None`` (the default one), an int seed, or a Generator."""
     if generator is None:
