@@ -1,4 +1,4 @@
-"""Tests for minigrad/data.py: data sets, the seeded loader and the batch transforms."""
+"""Tests for minigrad/data/: data sets, the seeded loader and the batch transforms."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,181 @@
+"""Data sets (how many examples, and example ``i``) and the loader that batches them.
+
+See :mod:`minigrad.data` for the ideas; everything here works on plain NumPy arrays.
+"""
+
+import numpy as np
+
+__all__ = ["Dataset", "ArrayDataset", "DataLoader", "check_positive_int"]
+
+
+def check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {name}={value}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data sets
+# ---------------------------------------------------------------------------------------------
+
+
+class Dataset:
+    """A sized, indexable collection of ``(image, label)`` examples.
+
+    Subclasses implement ``__len__`` and ``__getitem__(index) -> (image, label)``.
+    :meth:`get_batch` has a slow default (one ``__getitem__`` per index, then ``np.stack``);
+    a subclass that stores its examples in arrays should override it with one indexing step.
+    """
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def get_batch(self, indices):
+        """Return ``(images, labels)`` for an integer index array, stacked along axis 0."""
+        examples = [self[int(i)] for i in indices]
+        images = np.stack([image for image, _ in examples])
+        labels = np.asarray([label for _, label in examples])
+        return images, labels
+
+
+class ArrayDataset(Dataset):
+    """Images and labels held in two arrays of the same length.
+
+    ``images`` has shape ``(N, ...)`` (for pictures ``(N, C, H, W)``); ``labels`` has shape
+    ``(N,)``.  Indexing with an int gives one example, indexing with an index array gives a
+    batch; both go through NumPy's fancy indexing, so a batch costs one copy, not N.
+
+    >>> ds = ArrayDataset(np.zeros((5, 3, 2, 2)), np.arange(5))
+    >>> len(ds), ds[4][1], ds.get_batch(np.array([3, 1]))[1]
+    (5, np.int64(4), array([3, 1]))
+    """
+
+    def __init__(self, images, labels):
+        images = np.asarray(images)
+        labels = np.asarray(labels)
+        if images.ndim < 1:
+            raise ValueError(f"images must have a leading example axis, got shape {images.shape}")
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be 1-D (one label per image), got shape {labels.shape}")
+        if len(images) != len(labels):
+            raise ValueError(
+                f"images and labels must have the same length, got {len(images)} images "
+                f"and {len(labels)} labels"
+            )
+        self.images = images
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], self.labels[index]
+
+    def get_batch(self, indices):
+        return self.images[indices], self.labels[indices]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loader
+# ---------------------------------------------------------------------------------------------
+
+
+class DataLoader:
+    """Iterate over a data set in batches of ``(images, labels)`` NumPy arrays.
+
+    Args:
+        dataset: a :class:`Dataset` (anything with ``__len__`` and ``get_batch``).
+        batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
+        shuffle: visit the examples in a new random order every epoch.
+        drop_last: skip the final batch when it has fewer than ``batch_size`` examples.
+        seed: makes shuffling and transforms reproducible.  ``None`` draws a seed from the
+            operating system once, at construction; it is stored, so ``state_dict()`` still
+            lets a run be resumed exactly.
+        transform: ``transform(images, rng) -> images`` applied to every batch of images
+            (labels pass through untouched), e.g. a :class:`Compose` of augmentations.
+
+    Randomness: each call to ``iter(loader)`` starts the next epoch ``e`` and derives two
+    independent generators from ``(seed, e)`` -- one draws the permutation, the other is handed
+    to ``transform``.  Nothing depends on how many random numbers earlier epochs used, so
+    ``load_state_dict({"seed": s, "epoch": e})`` reproduces epoch ``e`` exactly.
+
+    The epoch counter advances when an epoch *starts*: a state dict saved after an epoch's loop
+    resumes with the following epoch, and one saved part-way through an epoch also resumes with
+    the following epoch (the interrupted one is not replayed).
+
+    >>> ds = ArrayDataset(np.zeros((5, 1, 1, 1)), np.arange(5))
+    >>> loader = DataLoader(ds, batch_size=2, shuffle=True, seed=1)
+    >>> first = [y.tolist() for _, y in loader]
+    >>> state = loader.state_dict()
+    >>> second = [y.tolist() for _, y in loader]
+    >>> loader.load_state_dict(state)
+    >>> [y.tolist() for _, y in loader] == second
+    True
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
+                 transform=None):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "get_batch"):
+            raise TypeError(
+                f"dataset must be a minigrad.data.Dataset (with __len__ and get_batch), "
+                f"got {type(dataset).__name__}"
+            )
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable as transform(images, rng), "
+                            f"got {type(transform).__name__}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        self.dataset = dataset
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.transform = transform
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def __len__(self):
+        """Number of batches in one epoch."""
+        full_batches, remainder = divmod(len(self.dataset), self.batch_size)
+        return full_batches if self.drop_last or remainder == 0 else full_batches + 1
+
+    def _epoch_generators(self, epoch):
+        """Two independent generators for epoch ``epoch``: (order, transform)."""
+        order_seed, transform_seed = np.random.SeedSequence([self.seed, epoch]).spawn(2)
+        return np.random.default_rng(order_seed), np.random.default_rng(transform_seed)
+
+    def __iter__(self):
+        epoch = self.epoch
+        self.epoch += 1
+        order_rng, transform_rng = self._epoch_generators(epoch)
+        num_examples = len(self.dataset)
+        order = order_rng.permutation(num_examples) if self.shuffle else np.arange(num_examples)
+        for batch_number in range(len(self)):
+            indices = order[batch_number * self.batch_size:(batch_number + 1) * self.batch_size]
+            images, labels = self.dataset.get_batch(indices)
+            if self.transform is not None:
+                images = self.transform(images, transform_rng)
+            yield images, labels
+
+    def state_dict(self):
+        """What it takes to continue the same sequence of epochs: ``{"seed", "epoch"}``."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict`; the next ``iter(loader)`` runs epoch ``state["epoch"]``."""
+        missing = {"seed", "epoch"} - set(state)
+        if missing:
+            raise ValueError(f"DataLoader state is missing {sorted(missing)}, got keys {sorted(state)}")
+        seed, epoch = state["seed"], state["epoch"]
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"state['seed'] must be a non-negative int, got {seed!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"state['epoch'] must be a non-negative int, got {epoch!r}")
+        self.seed = int(seed)
+        self.epoch = int(epoch)
