@@ -14,6 +14,8 @@ from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.random import manual_seed
+from minigrad import serialization
+from minigrad.serialization import load, save
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand",
     "autograd", "functional", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device",
+    "serialization", "save", "load",
 ]
