@@ -22,6 +22,19 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class _HookHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook."""
+
+    _next_key = 0
+
+    def __init__(self, hooks):
+        self.hooks, self.key = hooks, _HookHandle._next_key
+        _HookHandle._next_key += 1
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -34,6 +47,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_hooks", {})
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -61,7 +75,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            hook(self, args, output)
+        return output
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward of this module (as PyTorch).
+
+        Returns a handle whose ``remove()`` takes the hook off again. Used, for example, to find
+        the first layer whose output stops being finite.
+        """
+        handle = _HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.key] = hook
+        return handle
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, prefix=""):
