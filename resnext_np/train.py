@@ -207,7 +207,7 @@ def _train(args):
         scheduler.load_state_dict(checkpoint["scheduler"])
         train_loader.load_state_dict(checkpoint["train_loader"])
         history, start_epoch, partial = checkpoint["history"], checkpoint["epoch"], checkpoint["partial_epoch"]
-        saved_at = f"epoch {start_epoch}" + (f", step {partial['batches_done']}" if partial else "")
+        saved_at = f"epoch {start_epoch + 1}, step {partial['batches_done']}" if partial else f"end of epoch {start_epoch}"
         if start_epoch >= args.epochs and partial is None:
             print(f"{checkpoint_path} already finished {start_epoch} epochs; nothing to do")
             return history
@@ -262,7 +262,7 @@ def _train(args):
                 loss = mg.functional.cross_entropy(logits, labels)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
-                    where = divergence.first_non_finite_state(model) or divergence.first_non_finite_output(model, images)
+                    where = divergence.first_non_finite_output(model, images) or divergence.first_non_finite_state(model)
                     raise diverged(f"the loss became {loss_value}", epoch, step, where)
                 optimizer.zero_grad()
                 loss.backward()
