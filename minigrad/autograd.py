@@ -205,3 +205,8 @@ def _check_gradients(node, input_grads):
                 f"{op_name}.backward returned a gradient of shape {np.shape(parent_grad)} for "
                 f"input {position} of shape {parent.shape}"
             )
+        if np.result_type(parent_grad) != parent.dtype:  # dtypes are never mixed silently
+            raise RuntimeError(
+                f"{op_name}.backward returned a {np.result_type(parent_grad)} gradient for "
+                f"input {position} of dtype {parent.dtype}"
+            )
