@@ -1,8 +1,10 @@
 """Grade a project folder task by task: run each task's tests and count what passed.
 
-Each task runs in its own pytest process with its own time limit (`timeout`, default
-DEFAULT_TASK_TIMEOUT seconds), so an infinite loop in one task costs that task its points
-(reported as timed out) and the others are graded as usual. Counts come from pytest's reports via
+Every task has its own time limit (`timeout`, default DEFAULT_TASK_TIMEOUT seconds): an
+infinite loop in one task costs that task its points (it is reported as timed out) and the others
+are graded as usual. The tasks share one pytest process, limited to `timeout` as a whole (tasks
+that need their own environment, such as the CUDA simulator, get one of their own); only if it
+runs out is each of its tasks run again in a process of its own, under its own limit. Counts come from pytest's reports via
 `pytest_recorder.py`. A task earns points in proportion to its tests that pass; skipped tests do
 not count either way. Exit status of `grade`: 0 all selected tests passed, 1 some failed or timed
 out, 2 grading was incomplete (a test module failed to import, or a task has no tests).
@@ -45,16 +47,26 @@ def grade(directory=".", task_ids=None, timeout=DEFAULT_TASK_TIMEOUT, show_outpu
     if timeout is None or not timeout > 0:
         raise ClassroomError(f"the time limit per task must be a number of seconds > 0, got {timeout}")
 
-    rows, collection_errors, exit_codes = [], [], []
+    by_environment = {}
     for task in tasks:
-        run = _run_pytest(directory, task.id, dict(task.pytest_env), timeout, show_output)
-        if run is None:
-            rows.append(_task_row(task, [], timed_out=timeout))
-            continue
-        exit_codes.append(run["exit_code"])
-        collection_errors += [error for error in run["collection_errors"] if error not in collection_errors]
-        rows.append(_task_row(task, [{"nodeid": nodeid, "outcome": test["outcome"], "message": test["message"]}
-                                     for nodeid, test in run["tests"].items() if task.id in test["markers"]]))
+        by_environment.setdefault(task.pytest_env, []).append(task)
+    row_by_task, collection_errors, exit_codes = {}, [], []
+    for environment, group in by_environment.items():
+        runs = [(group, _run_pytest(directory, [task.id for task in group], dict(environment), timeout, show_output))]
+        if runs[0][1] is None and len(group) > 1:  # some task ran long: give each its own process and limit
+            runs = [([task], _run_pytest(directory, [task.id], dict(environment), timeout, show_output)) for task in group]
+        for tasks_run, run in runs:
+            if run is None:
+                row_by_task.update({task.id: _task_row(task, [], timed_out=timeout) for task in tasks_run})
+                continue
+            exit_codes.append(run["exit_code"])
+            collection_errors += [error for error in run["collection_errors"] if error not in collection_errors]
+            for task in tasks_run:
+                row_by_task[task.id] = _task_row(task, [
+                    {"nodeid": nodeid, "outcome": test["outcome"], "message": test["message"]}
+                    for nodeid, test in run["tests"].items() if task.id in test["markers"]])
+
+    rows = [row_by_task[task.id] for task in tasks]
     return {
         "directory": str(directory),
         "tasks": rows,
@@ -115,14 +127,14 @@ def _task_row(task, tests, timed_out=None) -> dict:
     }
 
 
-def _run_pytest(directory: Path, task_id, environment, timeout, show_output):
-    """The recorder's results for one task's tests, or None if they ran past `timeout` seconds."""
+def _run_pytest(directory: Path, task_ids, environment, timeout, show_output):
+    """The recorder's results for these tasks' tests, or None if they ran past `timeout` seconds."""
     env = dict(os.environ, **environment)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory(prefix="classroom-grade-") as scratch:
         results_path = Path(scratch) / "results.json"
         command = [sys.executable, "-c", RUN_RECORDER, str(RECORDER), str(results_path),
-                   "-m", task_id, "-q", "-p", "no:cacheprovider",
+                   "-m", " or ".join(task_ids), "-q", "-p", "no:cacheprovider",
                    "--continue-on-collection-errors", "--rootdir", str(directory)]
         pipe = None if show_output else subprocess.PIPE
         # A session of its own, so that on timeout every process the tests started is ended too.
