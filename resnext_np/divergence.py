@@ -5,6 +5,8 @@ Training stops at the first non-finite loss, gradient, weight or BatchNorm runni
 started, so that the message names a layer rather than only a step.
 """
 
+import warnings
+
 import numpy as np
 
 import minigrad as mg
@@ -59,5 +61,7 @@ def first_non_finite_output(model, images):
     finally:
         for handle in handles:
             handle.remove()
-        model.load_state_dict(buffers, strict=False)
+        with warnings.catch_warnings():  # the buffers may be the non-finite ones: put them back as they were
+            warnings.simplefilter("ignore", RuntimeWarning)
+            model.load_state_dict(buffers, strict=False)
     return found[0] if found else None

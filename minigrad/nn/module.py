@@ -5,6 +5,7 @@ Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (``__seta
 they were set.  ``state_dict`` keys are dotted paths such as ``"stage1.0.conv_reduce.weight"``.
 """
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -20,6 +21,11 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _holds_non_finite(value):
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    return array.dtype.kind == "f" and not np.isfinite(array).all()
 
 
 class _HookHandle:
@@ -171,6 +177,8 @@ class Module:
 
         Everything is checked before anything is written, so a failed load changes nothing.
         With ``strict=True`` missing or unexpected keys are an error; a wrong shape always is.
+        Values holding NaN or infinity are loaded (a diverged model can still be inspected), but
+        a ``RuntimeWarning`` names them: such a model's outputs are not numbers.
         Returns ``(missing_keys, unexpected_keys)``.
         """
         targets = {}
@@ -195,6 +203,10 @@ class Module:
                     problems.append(f"{key}: expected shape {current.shape}, got {incoming_shape}")
         if problems:
             raise RuntimeError(f"error loading state_dict into {type(self).__name__}: " + "; ".join(problems))
+        non_finite = [key for key in targets if key in state_dict and _holds_non_finite(state_dict[key])]
+        if non_finite:
+            warnings.warn(f"load_state_dict into {type(self).__name__}: {len(non_finite)} entries hold NaN or "
+                          f"infinity: {', '.join(non_finite)}", RuntimeWarning, stacklevel=2)
         for key, (module, name, current) in targets.items():
             if key not in state_dict:
                 continue
