@@ -109,7 +109,8 @@ def parse_args(argv=None):
 def load_data(args):
     """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
     try:
-        train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download)
+        train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download,
+                                            progress=not args.no_progress)
     except (datasets.DatasetError, OSError) as error:
         raise UsageError(str(error)) from None
     train_images, train_labels = train.images[: args.train_size], train.labels[: args.train_size]

@@ -217,3 +217,18 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM: finishing this step, saving a checkpoint" in err and "saved" in out
     assert train.load_checkpoint(out_dir / train.CHECKPOINT_NAME)["partial_epoch"] is not None
+
+
+def test_no_progress_also_hides_the_download_bar(monkeypatch):
+    seen = {}
+    real_load_dataset = train.datasets.load_dataset
+
+    def recording_load_dataset(name, **options):
+        seen.update(options)
+        return real_load_dataset(name, **options)
+
+    monkeypatch.setattr(train.datasets, "load_dataset", recording_load_dataset)
+    train.load_data(train.parse_args(ONE_EPOCH))
+    assert seen["progress"] is False
+    train.load_data(train.parse_args([]))
+    assert seen["progress"] is True
