@@ -75,6 +75,13 @@ def load_checkpoint(path):
     return state
 
 
+def load_for_resume(path, options):
+    """The checkpoint at ``path``, if it can continue a run started with ``options`` (a dict)."""
+    state = load_checkpoint(path)
+    check_same_options(options, state["args"])
+    return state
+
+
 def existing_checkpoint(folder):
     """The checkpoint file (new or old format) in ``folder``, or None."""
     for name in (CHECKPOINT_NAME, LEGACY_CHECKPOINT_NAME):

@@ -33,8 +33,8 @@ from minigrad.data import (ArrayDataset, Compose, DataLoader, Normalize, RandomC
                            RandomHorizontalFlip, ToFloat)
 from resnext_np import data as datasets
 from resnext_np import divergence
-from resnext_np.checkpoint import (CHECKPOINT_NAME, CheckpointError, check_same_options, existing_checkpoint,
-                                   load_checkpoint, save_checkpoint)
+from resnext_np.checkpoint import (CHECKPOINT_NAME, CheckpointError, existing_checkpoint, load_for_resume,
+                                   save_checkpoint)
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
 from resnext_np.model import DEFAULT_PRESET, PRESETS, build_model
 from resnext_np.run_folder import RunFolder, RunFolderError
@@ -189,7 +189,7 @@ def _train(args):
         raise UsageError(f"{found} already exists: pass --resume to continue it, or choose another --out")
     if args.resume and not found:
         raise UsageError(f"no checkpoint in {args.out}; run without --resume first (or give the right --out)")
-    checkpoint = _load(checkpoint_path, args) if args.resume else None
+    checkpoint = load_for_resume(checkpoint_path, vars(args)) if args.resume else None
 
     train_images, train_labels, test_images, test_labels, class_names = load_data(args)
     if args.batch_size > len(train_images):
@@ -199,8 +199,7 @@ def _train(args):
     model = build_model(args.model, num_classes=len(class_names))
     optimizer, scheduler = make_optimizer(args, model)
     train_loader, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
-    history, start_epoch, partial = [], 0, None
-    saved_at = None  # what the checkpoint on disk holds, for messages
+    history, start_epoch, partial, saved_at = [], 0, None, None  # saved_at: what the checkpoint on disk holds
 
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -315,15 +314,6 @@ def _train(args):
     return history
 
 
-def _load(path, args):
-    try:
-        checkpoint = load_checkpoint(path)
-        check_same_options(vars(args), checkpoint["args"])
-        return checkpoint
-    except CheckpointError as error:
-        raise UsageError(str(error)) from None
-
-
 def _write_or_explain(write, out_dir, history):
     try:
         return write(out_dir, history)
@@ -335,7 +325,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         run(args)
-    except (UsageError, RunFolderError) as error:
+    except (UsageError, RunFolderError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -15,6 +15,7 @@ import pytest
 
 import minigrad as mg
 from resnext_np import divergence, evaluate, metrics, train
+from resnext_np.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnext_np.run_folder import RunFolder, RunFolderError
 
 ONE_EPOCH = ["--epochs", "1", "--train-size", "64", "--test-size", "32", "--batch-size", "32", "--no-progress"]
@@ -171,15 +172,15 @@ def test_a_non_finite_test_loss_stops_the_run_without_saving_that_epoch(tmp_path
 
 
 def test_a_checkpoint_with_non_finite_buffers_is_neither_saved_nor_loaded(finished_run, tmp_path):
-    state = train.load_checkpoint(finished_run / train.CHECKPOINT_NAME)
+    state = load_checkpoint(finished_run / train.CHECKPOINT_NAME)
     name = next(key for key in state["model"] if key.endswith("running_var"))
     state["model"][name][0] = np.inf
-    with pytest.raises(train.CheckpointError, match=f"not saving .*: model.{name} holds non-finite values"):
-        train.save_checkpoint(tmp_path / "bad.ckpt", state)
+    with pytest.raises(CheckpointError, match=f"not saving .*: model.{name} holds non-finite values"):
+        save_checkpoint(tmp_path / "bad.ckpt", state)
     assert not (tmp_path / "bad.ckpt").exists()
     mg.save(state, tmp_path / "bad.ckpt")
-    with pytest.raises(train.CheckpointError, match=f"non-finite values in model.{name}"):
-        train.load_checkpoint(tmp_path / "bad.ckpt")
+    with pytest.raises(CheckpointError, match=f"non-finite values in model.{name}"):
+        load_checkpoint(tmp_path / "bad.ckpt")
 
 
 def test_the_first_layer_with_a_non_finite_output_or_gradient_is_named():
@@ -216,7 +217,7 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM: finishing this step, saving a checkpoint" in err and "saved" in out
-    assert train.load_checkpoint(out_dir / train.CHECKPOINT_NAME)["partial_epoch"] is not None
+    assert load_checkpoint(out_dir / train.CHECKPOINT_NAME)["partial_epoch"] is not None
 
 
 def test_no_progress_also_hides_the_download_bar(monkeypatch):
@@ -232,3 +233,33 @@ def test_no_progress_also_hides_the_download_bar(monkeypatch):
     assert seen["progress"] is False
     train.load_data(train.parse_args([]))
     assert seen["progress"] is True
+
+
+def test_a_second_ctrl_c_ends_the_process_with_interrupted_and_no_traceback():
+    script = ("import os, signal, time\n"
+              "from resnext_np.stop import StopFlag\n"
+              "with StopFlag() as stop:\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "    assert stop.requested\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "    time.sleep(10)\n"
+              "print('not reached')\n")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 128 + signal.SIGINT
+    assert finished.stderr.rstrip().endswith("interrupted") and "Traceback" not in finished.stderr
+    assert "not reached" not in finished.stdout
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(finished_run, tmp_path, monkeypatch, capsys):
+    (tmp_path / train.CHECKPOINT_NAME).write_bytes((finished_run / train.CHECKPOINT_NAME).read_bytes())
+    good = (tmp_path / train.CHECKPOINT_NAME).read_bytes()
+
+    def disk_full(state, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mg, "save", disk_full)
+    code, _, err = run_main(ONE_EPOCH + ["--epochs", "2", "--out", str(tmp_path), "--resume"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == (f"error: could not write {tmp_path / train.CHECKPOINT_NAME}: No space left on device; "
+                           f"the previous checkpoint (end of epoch 1) is kept")
+    assert (tmp_path / train.CHECKPOINT_NAME).read_bytes() == good

@@ -11,6 +11,7 @@ import pytest
 
 import minigrad as mg
 from resnext_np import evaluate, train
+from resnext_np.checkpoint import load_checkpoint
 from resnext_np.data import make_synthetic
 from resnext_np.model import build_model
 
@@ -22,7 +23,7 @@ def small_args(out_dir, *extra):
 
 
 def weights_of(out_dir):
-    return train.load_checkpoint(os.path.join(out_dir, train.CHECKPOINT_NAME))["model"]
+    return load_checkpoint(os.path.join(out_dir, train.CHECKPOINT_NAME))["model"]
 
 
 def without_timing(history):
@@ -79,7 +80,7 @@ def test_interrupted_then_resumed_run_equals_uninterrupted_run(tmp_path, monkeyp
     monkeypatch.setattr(train, "StopFlag", lambda: StopAfterSteps(interrupt_at_step))
     with pytest.raises(KeyboardInterrupt):
         train.run(small_args(tmp_path / "interrupted"))
-    saved = train.load_checkpoint(tmp_path / "interrupted" / train.CHECKPOINT_NAME)
+    saved = load_checkpoint(tmp_path / "interrupted" / train.CHECKPOINT_NAME)
     assert saved["partial_epoch"]["batches_done"] == (interrupt_at_step - 1) % 3 + 1
 
     monkeypatch.setattr(train, "StopFlag", lambda: StopAfterSteps(10**9))
