@@ -21,6 +21,8 @@ from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.kernels.conv.selection import conv_algorithm
 from minigrad.kernels.threads import get_num_threads, set_num_threads
 from minigrad.random import manual_seed
+from minigrad import serialization
+from minigrad.serialization import load, save
 
 kernels.threads.take_charge_of_the_cores()
 allocator.reuse_freed_memory()
@@ -31,5 +33,5 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand",
     "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "serialization", "save", "load",
 ]

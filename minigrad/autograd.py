@@ -13,21 +13,27 @@ Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``
 """
 
 import contextlib
+import contextvars
 
 import numpy as np
 
 from minigrad.tensor import Tensor
 
-_grad_enabled = True
+# How many ``no_grad()`` blocks are open in this thread (or asyncio task): a context variable, so
+# one thread evaluating under ``no_grad()`` never switches recording off in another (as PyTorch's
+# grad mode is per thread).  A count rather than a saved flag, so blocks left in any order
+# (interleaved ``__exit__`` calls) still end with recording back on.
+_no_grad_depth = contextvars.ContextVar("minigrad_no_grad_depth", default=0)
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    """True unless this thread is inside a ``no_grad()`` block."""
+    return _no_grad_depth.get() == 0
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Inside this block no op is recorded (evaluation, optimiser updates).
+    """Inside this block no op is recorded (evaluation, optimiser updates).  Per thread.
 
     >>> import minigrad as mg
     >>> w = mg.tensor([1.0], requires_grad=True)
@@ -36,13 +42,11 @@ def no_grad():
     >>> y.requires_grad
     False
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
+    _no_grad_depth.set(_no_grad_depth.get() + 1)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _no_grad_depth.set(_no_grad_depth.get() - 1)
 
 
 class Context:
@@ -106,7 +110,7 @@ class Function:
                     f"got {type(value).__name__} at position {position}"
                 )
         needs_input_grad = tuple(t.requires_grad for t in inputs)
-        record = _grad_enabled and any(needs_input_grad)
+        record = _no_grad_depth.get() == 0 and any(needs_input_grad)
         ctx = Context(needs_input_grad)
         output_array = cls.forward(ctx, *(t.data for t in inputs), **attrs)
         output = Tensor(np.asarray(output_array))
@@ -200,4 +204,9 @@ def _check_gradients(node, input_grads):
             raise RuntimeError(
                 f"{op_name}.backward returned a gradient of shape {np.shape(parent_grad)} for "
                 f"input {position} of shape {parent.shape}"
+            )
+        if np.result_type(parent_grad) != parent.dtype:  # dtypes are never mixed silently
+            raise RuntimeError(
+                f"{op_name}.backward returned a {np.result_type(parent_grad)} gradient for "
+                f"input {position} of dtype {parent.dtype}"
             )

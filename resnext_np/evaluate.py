@@ -1,7 +1,8 @@
-"""Evaluate a training checkpoint: ``python -m resnext_np.evaluate runs/synthetic-.../checkpoint.pkl``.
+"""Evaluate a training checkpoint: ``python -m resnext_np.evaluate runs/synthetic-.../checkpoint.ckpt``.
 
 Rebuilds the model the checkpoint was trained with, loads its weights, and prints the test
 accuracy and a per-class table (accuracy and the class each one is most often mistaken for).
+Reading a checkpoint cannot run code, and a corrupt one is refused (see ``resnext_np/checkpoint.py``).
 """
 
 import argparse
@@ -11,6 +12,7 @@ import numpy as np
 
 import minigrad as mg
 from resnext_np import train as training
+from resnext_np.checkpoint import CheckpointError, load_checkpoint
 from resnext_np.model import build_model
 
 
@@ -29,7 +31,7 @@ def per_class_table(predictions, labels, class_names):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m resnext_np.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="checkpoint.pkl written by python -m resnext_np.train")
+    parser.add_argument("checkpoint", help="checkpoint.ckpt written by python -m resnext_np.train")
     parser.add_argument("--data-dir", default=None, help="where the data set lives (default: as in training)")
     parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (minigrad.set_num_threads; default: every core)")
@@ -39,14 +41,14 @@ def main(argv=None):
             parser.error(f"--threads must be >= 1, got {options.threads}")
         mg.set_num_threads(min(options.threads, mg.kernels.threads.MAX_THREADS))
     try:
-        checkpoint = training.load_checkpoint(options.checkpoint)
+        checkpoint = load_checkpoint(options.checkpoint)
         args = argparse.Namespace(**checkpoint["args"])
         args.download = False
         if options.data_dir is not None:
             args.data_dir = options.data_dir
         args.test_size = options.test_size
         train_images, train_labels, test_images, test_labels, class_names = training.load_data(args)
-    except training.UsageError as error:
+    except (CheckpointError, training.UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     model = build_model(args.model, num_classes=len(class_names))

@@ -3,25 +3,27 @@
 With no arguments it trains the smallest preset on the built-in synthetic image set (no
 network needed).  Everything a run produces goes into ``--out`` (default ``runs/<dataset>-<model>``):
 
-* ``checkpoint.pkl``  model, optimiser, scheduler, loader and RNG state, arguments, metric history;
-  written atomically after every epoch (and on Ctrl-C), so ``--resume`` continues exactly where
-  the run stopped: an interrupted run ends with the same weights and metrics as an uninterrupted one.
+* ``checkpoint.ckpt`` model, optimiser, scheduler, loader and RNG state, arguments, metric history;
+  written atomically after every epoch (and on Ctrl-C or SIGTERM), so ``--resume`` continues exactly
+  where the run stopped: an interrupted run ends with the same weights and metrics as an
+  uninterrupted one. Its format (``minigrad.save``) holds only data and a checksum: loading it
+  cannot run code (see ``resnext_np/checkpoint.py``).
 * ``metrics.jsonl``   one JSON line per epoch: train loss/accuracy, test loss/accuracy, lr, seconds.
 * ``curves.png``      loss and accuracy curves (needs matplotlib: ``pip install "minigrad-resnext[plot]"``).
 
 The recipe follows the paper's CIFAR one, scaled to the number of epochs: SGD with Nesterov
 momentum 0.9, learning rate 0.1 per 128 images in a batch, weight decay 5e-4, the learning rate
 divided by 10 at 50% and 75% of training (or a cosine schedule), random-crop + flip augmentation.
+
+One run at a time per folder (``resnext_np/run_folder.py`` locks it). Training stops at the first
+non-finite loss, gradient, weight or BatchNorm statistic and names the layer where it started
+(``resnext_np/divergence.py``); the checkpoint on disk is then the last finite one.
 """
 
 import argparse
-import json
 import math
 import os
-import pickle
-import signal
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -30,11 +32,13 @@ import minigrad as mg
 from minigrad.data import (ArrayDataset, Compose, DataLoader, Normalize, RandomCrop,
                            RandomHorizontalFlip, ToFloat)
 from resnext_np import data as datasets
+from resnext_np import divergence
+from resnext_np.checkpoint import (CHECKPOINT_NAME, CheckpointError, existing_checkpoint, load_for_resume,
+                                   save_checkpoint)
+from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
 from resnext_np.model import DEFAULT_PRESET, PRESETS, build_model
-
-CHECKPOINT_NAME = "checkpoint.pkl"
-METRICS_NAME = "metrics.jsonl"
-PLOT_NAME = "curves.png"
+from resnext_np.run_folder import RunFolder, RunFolderError
+from resnext_np.stop import StopFlag
 
 
 class UsageError(Exception):
@@ -42,7 +46,7 @@ class UsageError(Exception):
 
 
 class TrainingDiverged(Exception):
-    """The loss became NaN or infinite: reported with the step, exit code 3."""
+    """A loss, gradient, weight or buffer became NaN or infinite: reported with the step and layer, exit code 3."""
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -82,17 +86,18 @@ def parse_args(argv=None):
         args.lr = 0.1 * args.batch_size / 128
     if args.out is None:
         args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("train_size", "test_size", "threads"):
+    for name in ("epochs", "batch_size", "train_size", "test_size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if args.lr <= 0 or not math.isfinite(args.lr):
-        parser.error(f"--lr must be a positive number, got {args.lr}")
-    if args.momentum < 0 or args.weight_decay < 0:
-        parser.error(f"--momentum and --weight-decay must be >= 0, got {args.momentum} and {args.weight_decay}")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
+    if not (math.isfinite(args.momentum) and 0 <= args.momentum < 1):
+        parser.error(f"--momentum must be a finite number in [0, 1), got {args.momentum}")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        parser.error(f"--weight-decay must be a finite number >= 0, got {args.weight_decay}")
     if args.nesterov and args.momentum == 0:
         parser.error("--nesterov needs --momentum > 0 (or pass --no-nesterov)")
     return args
@@ -102,7 +107,8 @@ def parse_args(argv=None):
 def load_data(args):
     """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
     try:
-        train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download)
+        train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download,
+                                            progress=not args.no_progress)
     except (datasets.DatasetError, OSError) as error:
         raise UsageError(str(error)) from None
     train_images, train_labels = train.images[: args.train_size], train.labels[: args.train_size]
@@ -151,107 +157,7 @@ def evaluate(model, loader):
     return total_loss / seen, correct / seen, np.concatenate(predictions), np.concatenate(labels_seen)
 
 
-# ------------------------------------------------------------------------ checkpoints
-def write_atomically(path, write):
-    """Write via a temporary file in the same folder, then rename: readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def save_checkpoint(path, state):
-    write_atomically(path, lambda stream: pickle.dump(state, stream, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def load_checkpoint(path):
-    if not os.path.exists(path):
-        raise UsageError(f"no checkpoint at {path}; run without --resume first (or give the right --out)")
-    try:
-        with open(path, "rb") as stream:
-            return pickle.load(stream)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
-        raise UsageError(f"{path} is not a readable checkpoint ({error})") from None
-
-
-def write_metrics(out_dir, history):
-    lines = "".join(json.dumps(row) + "\n" for row in history)
-    write_atomically(os.path.join(out_dir, METRICS_NAME), lambda stream: stream.write(lines.encode()))
-
-
-def plot_curves(out_dir, history):
-    """Write curves.png; returns a note for the user when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return 'matplotlib is not installed, so no curves.png (pip install "minigrad-resnext[plot]")'
-    epochs = [row["epoch"] for row in history]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", label="train")
-    loss_axis.plot(epochs, [row["test_loss"] for row in history], "o-", label="test")
-    loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    accuracy_axis.plot(epochs, [row["train_acc"] for row in history], "o-", label="train")
-    accuracy_axis.plot(epochs, [row["test_acc"] for row in history], "o-", label="test")
-    accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    for axis in (loss_axis, accuracy_axis):
-        axis.legend()
-        axis.grid(alpha=0.3)
-    figure.tight_layout()
-    write_atomically(os.path.join(out_dir, PLOT_NAME), lambda stream: figure.savefig(stream, format="png", dpi=100))
-    plt.close(figure)
-    return None
-
-
 # ------------------------------------------------------------------------- the loop
-class _StopFlag:
-    """Ctrl-C sets a flag that the loop checks between steps, so a step is never cut in half.
-    A second Ctrl-C interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        if hasattr(signal, "SIGINT") and _in_main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nCtrl-C: finishing this step, saving a checkpoint, then exiting (Ctrl-C again to abort)", file=sys.stderr)
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
-
-
-def _in_main_thread():
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def _progress(iterable, total, description, enabled, leave, unit):
     if not enabled:
         return iterable
@@ -264,34 +170,47 @@ def run(args):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
     if args.threads is not None:
         mg.set_num_threads(min(args.threads, mg.kernels.threads.MAX_THREADS))
-    os.makedirs(args.out, exist_ok=True)
+    with RunFolder(args.out) as folder:
+        if folder.removed_temporaries:
+            print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
+                  f"by an interrupted run: {', '.join(folder.removed_temporaries)}")
+        return _train(args)
+
+
+def _train(args):
     checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
-    if not args.resume and os.path.exists(checkpoint_path):
-        raise UsageError(f"{checkpoint_path} already exists: pass --resume to continue it, or choose another --out")
+    found = existing_checkpoint(args.out)
+    if not args.resume and found:
+        raise UsageError(f"{found} already exists: pass --resume to continue it, or choose another --out")
+    if args.resume and not found:
+        raise UsageError(f"no checkpoint in {args.out}; run without --resume first (or give the right --out)")
+    checkpoint = load_for_resume(checkpoint_path, vars(args)) if args.resume else None
 
     train_images, train_labels, test_images, test_labels, class_names = load_data(args)
+    if args.batch_size > len(train_images):
+        raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(train_images)} training images; "
+                         f"use --batch-size {len(train_images)} or less")
     mg.manual_seed(args.seed)
     model = build_model(args.model, num_classes=len(class_names))
     optimizer, scheduler = make_optimizer(args, model)
     train_loader, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
-    history, start_epoch, partial = [], 0, None
+    history, start_epoch, partial, saved_at = [], 0, None, None  # saved_at: what the checkpoint on disk holds
 
-    if args.resume:
-        checkpoint = load_checkpoint(checkpoint_path)
-        saved = checkpoint["args"]
-        for key in ("dataset", "model", "batch_size", "seed", "schedule", "train_size"):
-            if saved[key] != getattr(args, key):
-                raise UsageError(f"--{key.replace('_', '-')} is {getattr(args, key)!r} but the checkpoint was made with {saved[key]!r}")
+    if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         train_loader.load_state_dict(checkpoint["train_loader"])
         history, start_epoch, partial = checkpoint["history"], checkpoint["epoch"], checkpoint["partial_epoch"]
+        saved_at = f"epoch {start_epoch + 1}, step {partial['batches_done']}" if partial else f"end of epoch {start_epoch}"
         if start_epoch >= args.epochs and partial is None:
             print(f"{checkpoint_path} already finished {start_epoch} epochs; nothing to do")
             return history
         print(f"resuming from {checkpoint_path}: epoch {start_epoch + 1}"
               + (f", after batch {partial['batches_done']}" if partial else ""))
+        if checkpoint["args"]["epochs"] != args.epochs:
+            print(f"--epochs is now {args.epochs} (was {checkpoint['args']['epochs']}); the learning-rate schedule "
+                  f"stays the one planned for {checkpoint['args']['epochs']} epochs")
 
     def snapshot(epoch, partial_epoch):
         return {
@@ -300,11 +219,26 @@ def run(args):
             "history": history, "args": vars(args), "class_names": list(class_names),
         }
 
+    def save(state):
+        try:
+            save_checkpoint(checkpoint_path, state)
+        except CheckpointError as error:
+            raise TrainingDiverged(str(error)) from None
+        except OSError as error:
+            kept = f"the previous checkpoint ({saved_at}) is kept" if saved_at else "no checkpoint was written"
+            raise UsageError(f"could not write {checkpoint_path}: {error.strerror or error}; {kept}") from None
+
+    def diverged(what, epoch, step, where):
+        kept = (f"the last good checkpoint ({saved_at}) is kept in {checkpoint_path}" if saved_at
+                else "no checkpoint was written")
+        return TrainingDiverged(f"{what} at epoch {epoch + 1}, step {step + 1}" + (f"; it started in {where}" if where else "")
+                                + f". Training stopped; {kept}. A smaller --lr (now {args.lr:g}) usually helps.")
+
     show_progress = not args.no_progress
     print(f"{args.model}: {sum(p.size for p in model.parameters()):,} parameters, "
           f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         epochs = _progress(range(start_epoch, args.epochs), args.epochs - start_epoch, "epochs", show_progress, True, "epoch")
         for epoch in epochs:
             model.train()
@@ -323,14 +257,17 @@ def run(args):
                 loss = mg.functional.cross_entropy(logits, labels)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
-                    raise TrainingDiverged(
-                        f"the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; "
-                        f"the last good checkpoint (end of epoch {epoch}) is kept in {checkpoint_path}. "
-                        f"Try a smaller --lr."
-                    )
+                    where = divergence.first_non_finite_output(model, images) or divergence.first_non_finite_state(model)
+                    raise diverged(f"the loss became {loss_value}", epoch, step, where)
                 optimizer.zero_grad()
                 loss.backward()
+                bad_gradient = divergence.first_non_finite_gradient(model)
+                if bad_gradient:
+                    raise diverged(f"the gradient of {bad_gradient} became non-finite", epoch, step, None)
                 optimizer.step()
+                bad_state = divergence.first_non_finite_state(model)
+                if bad_state:
+                    raise diverged(f"{bad_state} became non-finite", epoch, step, None)
                 sums["loss"] += loss_value * len(labels)
                 sums["correct"] += int((logits.data.argmax(axis=1) == labels).sum())
                 sums["seen"] += len(labels)
@@ -341,46 +278,57 @@ def run(args):
                                         img_s=f"{sums['seen'] / max(elapsed, 1e-9):.0f}")
                 if stop.requested:
                     sums["seconds"] = elapsed
-                    save_checkpoint(checkpoint_path, snapshot(epoch, {"batches_done": step + 1, "sums": sums}))
+                    save(snapshot(epoch, {"batches_done": step + 1, "sums": sums}))
                     print(f"saved {checkpoint_path} at epoch {epoch + 1}, step {step + 1}; "
                           f"continue with the same command plus --resume")
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt(stop.signal_number)
             seconds = sums["seconds"] + time.perf_counter() - started
             learning_rate = optimizer.param_groups[0]["lr"]
             scheduler.step()
             test_loss, test_acc, _, _ = evaluate(model, test_loader)
+            if not math.isfinite(test_loss):
+                where = divergence.first_non_finite_output(model.eval(), next(iter(test_loader))[0])
+                raise diverged(f"the test loss became {test_loss}", epoch, len(train_loader) - 1, where)
             history.append({
                 "epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"], "train_acc": sums["correct"] / sums["seen"],
                 "test_loss": test_loss, "test_acc": test_acc, "lr": learning_rate, "seconds": seconds,
                 "images_per_second": sums["seen"] / max(seconds, 1e-9),
             })
-            save_checkpoint(checkpoint_path, snapshot(epoch + 1, None))
-            write_metrics(args.out, history)
+            save(snapshot(epoch + 1, None))
+            saved_at = f"end of epoch {epoch + 1}"
+            _write_or_explain(write_metrics, args.out, history)
             row = history[-1]
             message = (f"epoch {row['epoch']}/{args.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
                        f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f} | lr {row['lr']:.4g} | "
                        f"{row['seconds']:.1f}s, {row['images_per_second']:.0f} img/s")
             (epochs.write if show_progress else print)(message)
-    note = plot_curves(args.out, history)
+    note = _write_or_explain(plot_curves, args.out, history)
     print(note or f"curves: {os.path.join(args.out, PLOT_NAME)}")
     print(f"metrics: {os.path.join(args.out, METRICS_NAME)}; checkpoint: {checkpoint_path}")
     print(f"final test accuracy: {history[-1]['test_acc']:.4f}")
     return history
 
 
+def _write_or_explain(write, out_dir, history):
+    try:
+        return write(out_dir, history)
+    except OSError as error:
+        raise UsageError(f"could not write to {out_dir}: {error.strerror or error}") from None
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         run(args)
-    except UsageError as error:
+    except (UsageError, RunFolderError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 128 + (interrupt.args[0] if interrupt.args and isinstance(interrupt.args[0], int) else 2)
     return 0
 
 

@@ -1,5 +1,7 @@
 """The engine: recording, topological backward, accumulation, no_grad, and its error messages."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,60 @@ def test_wide_graph_many_uses_of_one_tensor():
         total = total + x * float(k)
     total.sum().backward()
     np.testing.assert_allclose(x.grad, [200 * 201 / 2])
+
+
+def test_no_grad_in_one_thread_leaves_recording_on_in_another():
+    entered, checked = threading.Event(), threading.Event()
+    seen = {}
+
+    def evaluator():
+        with mg.no_grad():
+            entered.set()
+            checked.wait(timeout=10)
+            seen["evaluator"] = (f64([1.0]) * 2.0).requires_grad
+
+    thread = threading.Thread(target=evaluator)
+    thread.start()
+    assert entered.wait(timeout=10)
+    seen["trainer"] = (f64([1.0]) * 2.0).requires_grad, mg.is_grad_enabled()
+    checked.set()
+    thread.join(timeout=10)
+    assert seen == {"trainer": (True, True), "evaluator": False}
+
+
+def test_no_grad_blocks_left_in_any_order_end_with_recording_on():
+    # Two threads enter and leave in interleaved order: with one process-wide flag the second
+    # exit restored "off" for good.
+    steps = [threading.Event() for _ in range(3)]
+    results = {}
+
+    def first():
+        with mg.no_grad():
+            steps[0].set()
+            steps[1].wait(timeout=10)
+        results["first"] = mg.is_grad_enabled()
+        steps[2].set()
+
+    def second():
+        steps[0].wait(timeout=10)
+        with mg.no_grad():
+            steps[1].set()
+            steps[2].wait(timeout=10)
+        results["second"] = mg.is_grad_enabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == {"first": True, "second": True}
+    assert mg.is_grad_enabled()
+
+    # In one thread, contexts exited out of order (e.g. by hand-driven __enter__/__exit__).
+    outer, inner = mg.no_grad(), mg.no_grad()
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)
+    assert not mg.is_grad_enabled()
+    inner.__exit__(None, None, None)
+    assert mg.is_grad_enabled()

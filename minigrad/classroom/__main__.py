@@ -1,7 +1,7 @@
 """Command line of the classroom tools.
 
     python -m minigrad.classroom build OUT_DIR [--tasks ID ...] [--source DIR] [--force]
-    python -m minigrad.classroom grade [DIR] [--tasks ID ...] [--json FILE] [--timeout S] [-v]
+    python -m minigrad.classroom grade [DIR] [--tasks ID ...] [--json FILE] [--timeout S per task] [-v]
     python -m minigrad.classroom tasks
 """
 
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from minigrad.classroom.build import build_student_copy, print_summary
-from minigrad.classroom.grade import exit_status, format_table, grade, write_json
+from minigrad.classroom.grade import DEFAULT_TASK_TIMEOUT, exit_status, format_table, grade, write_json
 from minigrad.classroom.tasks import TASKS, TASKS_BY_ID, ClassroomError
 
 
@@ -31,7 +31,9 @@ def make_parser() -> argparse.ArgumentParser:
     grade_command.add_argument("directory", metavar="DIR", nargs="?", default=".", help="project to grade (default: .)")
     grade_command.add_argument("--tasks", nargs="+", metavar="ID", choices=list(TASKS_BY_ID), help="grade only these tasks")
     grade_command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
-    grade_command.add_argument("--timeout", type=float, metavar="S", help="give up on a pytest run after S seconds")
+    grade_command.add_argument("--timeout", type=float, metavar="S", default=DEFAULT_TASK_TIMEOUT,
+                               help="time limit per task in seconds: a task whose tests run longer scores 0 and is "
+                                    f"reported as timed out (default {DEFAULT_TASK_TIMEOUT:g})")
     grade_command.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
 
     commands.add_parser("tasks", help="list the tasks in learning order")

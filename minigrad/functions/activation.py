@@ -6,6 +6,7 @@ after :mod:`minigrad.kernels.im2col`, where Numba is introduced.
 """
 
 from minigrad.autograd import Function
+from minigrad.functions.dtypes import require_float
 from minigrad.kernels import relu_cpu
 
 __all__ = ["ReLU", "relu"]
@@ -20,6 +21,7 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
+        require_float("relu", input=x)
         y = relu_cpu.relu_forward(x)  # np.maximum(x, 0), on every core
         ctx.save_for_backward(y)  # y > 0 exactly where x > 0
         return y

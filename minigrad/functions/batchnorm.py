@@ -22,6 +22,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.functions import elementwise
+from minigrad.functions.dtypes import require_float
 from minigrad.kernels import batchnorm_cpu
 from minigrad.kernels.threads import use_numba_threads
 from minigrad.tensor import Tensor
@@ -69,6 +70,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"batch_norm expects a 2-D, 3-D or 4-D input (N, C, ...), got shape {x.shape}")
+    require_float("batch_norm", input=x.data)
     channels = x.shape[1]
     for name, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if value is not None and tuple(value.shape) != (channels,):

@@ -26,6 +26,7 @@ it through the whole forward pass of a network).
 
 from minigrad import backend
 from minigrad.autograd import Function
+from minigrad.functions.dtypes import require_float
 from minigrad.kernels.conv.selection import conv_algorithm, requested_algorithm
 from minigrad.kernels.conv_geometry import ConvGeometry
 from minigrad.tensor import Tensor
@@ -37,6 +38,7 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, *bias, stride=1, padding=0, dilation=1, groups=1):
         geometry = ConvGeometry.from_shapes(x.shape, weight.shape, stride, padding, dilation, groups)
+        require_float("conv2d", input=x, weight=weight, bias=bias[0] if bias else None)
         if x.dtype != weight.dtype or (bias and bias[0].dtype != x.dtype):
             raise ValueError(
                 f"conv2d: input dtype {x.dtype} and weight dtype {weight.dtype}"

@@ -14,18 +14,18 @@ from minigrad.tensor import Tensor
 def lift(value, like):
     """Make ``value`` a Tensor; a plain number or array takes the dtype of the tensor ``like``.
 
-    Two Tensors of different float dtypes are refused rather than silently promoted.
+    Two Tensors of different float dtypes are refused rather than silently promoted.  An integer
+    (or bool) Tensor meeting a float one takes the float dtype, like a Python number (and as
+    PyTorch does): int64 * float32 is float32, so no float64 gradient reaches a float32 parameter.
     """
     if isinstance(value, Tensor):
-        if (
-            value.dtype != like.dtype
-            and value.dtype.kind == "f"
-            and like.dtype.kind == "f"
-        ):
+        if value.dtype != like.dtype and value.dtype.kind == "f" and like.dtype.kind == "f":
             raise TypeError(
                 f"dtype mismatch: {like.dtype} and {value.dtype}; convert one explicitly "
                 f"(minigrad never mixes float32 and float64 silently)"
             )
+        if value.dtype.kind != "f" and like.dtype.kind == "f":
+            return Tensor(value.data.astype(like.dtype))  # an integer tensor never requires grad
         return value
     dtype = like.dtype if like.dtype.kind == "f" else None
     return Tensor(np.asarray(value, dtype=dtype))
@@ -33,7 +33,8 @@ def lift(value, like):
 
 def _lift_pair(a, b):
     if isinstance(a, Tensor):
-        return a, lift(b, a)
+        b = lift(b, a)
+        return lift(a, b), b  # an integer tensor ``a`` takes ``b``'s float dtype
     b_tensor = b if isinstance(b, Tensor) else Tensor(b)
     return lift(a, b_tensor), b_tensor
 

@@ -44,6 +44,7 @@ def matmul(a, b):
     if not isinstance(a, Tensor):
         a = lift(a, b)
     b = lift(b, a)
+    a = lift(a, b)  # an integer tensor ``a`` takes ``b``'s float dtype
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
     # Checked here, not only in MatMul.forward, so the message quotes the shapes the caller passed.

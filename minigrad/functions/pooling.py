@@ -12,6 +12,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.functions import reduction
+from minigrad.functions.dtypes import require_float
 from minigrad.kernels.conv_geometry import as_pair
 
 
@@ -60,6 +61,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):
+        require_float("max_pool2d", input=x)
         kernel, stride, padding, out_size = _pool_geometry(x.shape, kernel_size, stride, padding, "max_pool2d")
         padded = _pad_spatial(x, padding, -np.inf)
         best = np.full(x.shape[:2] + out_size, -np.inf, dtype=x.dtype)
@@ -91,6 +93,7 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):
+        require_float("avg_pool2d", input=x)  # an integer total would overflow
         kernel, stride, padding, out_size = _pool_geometry(x.shape, kernel_size, stride, padding, "avg_pool2d")
         padded = _pad_spatial(x, padding, 0)
         total = np.zeros(x.shape[:2] + out_size, dtype=x.dtype)

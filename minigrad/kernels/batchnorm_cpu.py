@@ -4,7 +4,7 @@ Legend: N batch, C channels, S = H*W spatial positions (1 for (N, C) inputs), M 
 per channel.  Inputs arrive as (N, C, S) arrays; each channel's M values are normalised together::
 
     mean = (1/M) sum x        var = (1/M) sum (x - mean)^2        inv_std = 1 / sqrt(var + eps)
-    xhat = (x - mean) * inv_std                                   y = gamma * xhat + beta
+    xhat = (x - mean) * inv_std                                   y = (x - mean) * (gamma * inv_std) + beta
 
     dbeta  = sum dy           dgamma = sum dy * xhat
     dx     = gamma * inv_std / M * (M * dy - dbeta - xhat * dgamma)
@@ -48,12 +48,18 @@ def batch_norm_forward(x, weight, bias, eps):
                 squares += centered * centered
         channel_var = squares / count
         channel_inv_std = 1.0 / np.sqrt(channel_var + eps)
-        # y = gamma * (x - mean) * inv_std + beta  =  x * scale + shift, in x's dtype
+        # y = (x - mean) * (gamma * inv_std) + beta, in x's dtype. Not x * scale + shift: with a
+        # large mean, x * scale and shift are two large numbers that cancel, and float32 keeps
+        # only ~7 digits of each (mean 1e6, std 1: off by 0.09). The mean is subtracted in two
+        # parts, mean_high = mean rounded to x's dtype, then the rounding's remainder, so that
+        # x - mean_high is exact for x near the mean and the remainder is not lost.
+        mean_high = x.dtype.type(channel_mean)
+        mean_low = x.dtype.type(channel_mean - mean_high)
         scale = x.dtype.type(weight[c] * channel_inv_std)
-        shift = x.dtype.type(bias[c] - channel_mean * weight[c] * channel_inv_std)
+        shift = x.dtype.type(bias[c])
         for n in range(batch):
             for s in range(spatial):
-                y[n, c, s] = x[n, c, s] * scale + shift
+                y[n, c, s] = ((x[n, c, s] - mean_high) - mean_low) * scale + shift
         mean[c], var[c], inv_std[c] = channel_mean, channel_var, channel_inv_std
     return y, mean, var, inv_std
 

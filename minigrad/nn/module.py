@@ -5,6 +5,7 @@ Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (``__seta
 they were set.  ``state_dict`` keys are dotted paths such as ``"stage1.0.conv_reduce.weight"``.
 """
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -22,6 +23,24 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _holds_non_finite(value):
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    return array.dtype.kind == "f" and not np.isfinite(array).all()
+
+
+class _HookHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook."""
+
+    _next_key = 0
+
+    def __init__(self, hooks):
+        self.hooks, self.key = hooks, _HookHandle._next_key
+        _HookHandle._next_key += 1
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -34,6 +53,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_hooks", {})
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -61,7 +81,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            hook(self, args, output)
+        return output
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward of this module (as PyTorch).
+
+        Returns a handle whose ``remove()`` takes the hook off again. Used, for example, to find
+        the first layer whose output stops being finite.
+        """
+        handle = _HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.key] = hook
+        return handle
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, prefix=""):
@@ -144,6 +177,8 @@ class Module:
 
         Everything is checked before anything is written, so a failed load changes nothing.
         With ``strict=True`` missing or unexpected keys are an error; a wrong shape always is.
+        Values holding NaN or infinity are loaded (a diverged model can still be inspected), but
+        a ``RuntimeWarning`` names them: such a model's outputs are not numbers.
         Returns ``(missing_keys, unexpected_keys)``.
         """
         targets = {}
@@ -168,6 +203,10 @@ class Module:
                     problems.append(f"{key}: expected shape {current.shape}, got {incoming_shape}")
         if problems:
             raise RuntimeError(f"error loading state_dict into {type(self).__name__}: " + "; ".join(problems))
+        non_finite = [key for key in targets if key in state_dict and _holds_non_finite(state_dict[key])]
+        if non_finite:
+            warnings.warn(f"load_state_dict into {type(self).__name__}: {len(non_finite)} entries hold NaN or "
+                          f"infinity: {', '.join(non_finite)}", RuntimeWarning, stacklevel=2)
         for key, (module, name, current) in targets.items():
             if key not in state_dict:
                 continue

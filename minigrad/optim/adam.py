@@ -20,11 +20,12 @@ from minigrad.optim.optimizer import Optimizer
 
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0:
-            raise ValueError(f"invalid learning rate lr={lr}")
+        # Written as "not (x >= 0)" so that NaN, which fails every comparison, is refused too.
+        if not (0 <= lr < math.inf):
+            raise ValueError(f"invalid learning rate lr={lr}: must be a finite number >= 0")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
-        if eps < 0 or weight_decay < 0:
+        if not (0 <= eps < math.inf and 0 <= weight_decay < math.inf):
             raise ValueError(f"eps and weight_decay must be >= 0, got eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 

@@ -9,6 +9,8 @@ With gradient g of parameter p (step t)::
     p = p - lr * g
 """
 
+import math
+
 import numpy as np
 
 from minigrad.autograd import no_grad
@@ -17,12 +19,13 @@ from minigrad.optim.optimizer import Optimizer
 
 class SGD(Optimizer):
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0:
-            raise ValueError(f"invalid learning rate lr={lr}")
-        if momentum < 0:
-            raise ValueError(f"invalid momentum={momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"invalid weight_decay={weight_decay}")
+        # Written as "not (x >= 0)" so that NaN, which fails every comparison, is refused too.
+        if not (0 <= lr < math.inf):
+            raise ValueError(f"invalid learning rate lr={lr}: must be a finite number >= 0")
+        if not (0 <= momentum < math.inf):
+            raise ValueError(f"invalid momentum={momentum}: must be a finite number >= 0")
+        if not (0 <= weight_decay < math.inf):
+            raise ValueError(f"invalid weight_decay={weight_decay}: must be a finite number >= 0")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"nesterov needs momentum > 0 and dampening = 0, got momentum={momentum}, dampening={dampening}")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,

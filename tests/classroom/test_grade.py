@@ -4,8 +4,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 
 from minigrad.classroom.build import build_student_copy
+from minigrad.classroom.tasks import ClassroomError
 from minigrad.classroom.grade import exit_status, format_table, grade
 
 T01, T02, T09 = "t01_elementwise_backward", "t02_unbroadcast", "t09_cuda_kernel"
@@ -99,3 +101,39 @@ def test_markers_registered_by_register_markers_satisfy_strict_markers(toy_proje
     run = subprocess.run([sys.executable, "-m", "pytest", "--markers"], cwd=toy_project, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert f"@pytest.mark.{T01}: classroom task" in run.stdout
+
+
+def hang_in_t01(toy_project):
+    ops = toy_project / "toypkg/ops.py"
+    docstring = '    """dx = dy * (x > 0)"""\n'
+    assert docstring in ops.read_text()
+    ops.write_text(ops.read_text().replace(docstring, docstring + "    while True:\n        pass\n"))
+
+
+def test_a_task_that_runs_past_its_time_limit_scores_zero_and_the_others_are_graded(toy_project):
+    hang_in_t01(toy_project)
+    report = grade(toy_project, task_ids=[T01, T02], timeout=3)
+    rows = {row["id"]: row for row in report["tasks"]}
+    assert rows[T01]["timed_out"] == 3 and rows[T01]["points_earned"] == 0.0
+    assert rows[T02]["timed_out"] is None and counts(report)[T02] == (2, 0, 1, 10.0)
+    assert report["points_earned"] == 10.0 and exit_status(report) == 1
+    assert "(timed out after 3 s: no points)" in format_table(report)
+
+
+def test_cli_reports_a_timed_out_task_in_the_table_and_the_json(toy_project, tmp_path):
+    hang_in_t01(toy_project)
+    json_path = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "minigrad.classroom", "grade", str(toy_project), "--tasks", T01, T02,
+                          "--timeout", "3", "--json", str(json_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[2].split()[:5] == [T01, "0/0", "0", "0", "0/10"] and "timed out after 3 s" in lines[2]
+    assert lines[3].split() == [T02, "2/2", "0", "1", "10/10"]
+    report = json.loads(json_path.read_text())
+    assert [row["timed_out"] for row in report["tasks"]] == [3, None] and report["points_earned"] == 10.0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan")])
+def test_a_time_limit_that_is_not_a_positive_number_is_refused(toy_project, timeout):
+    with pytest.raises(ClassroomError, match=f"time limit per task must be a number of seconds > 0, got {timeout}"):
+        grade(toy_project, task_ids=[T02], timeout=timeout)

@@ -54,3 +54,17 @@ def test_kernels_match_numpy_formulas(dtype, tolerance):
     np.testing.assert_allclose(grad_beta, dy64.sum(axis=(0, 2)), rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(grad_gamma, (dy64 * xhat).sum(axis=(0, 2)), rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(grad_x, expected_dx, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("mean", [1e4, 1e6])
+def test_float32_forward_keeps_its_precision_when_the_mean_is_large(mean):
+    # x * scale + shift cancels two numbers of size mean/std: at mean 1e6, std 1 it was off by 0.09.
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((16, 3, 64)) + mean).astype(np.float32)
+    weight, bias = np.array([1.0, 2.0, 0.5], np.float32), np.array([0.0, 1.0, -1.0], np.float32)
+    y = batchnorm_cpu.batch_norm_forward(x, weight, bias, 1e-5)[0]
+    x64 = x.astype(np.float64)
+    channel_mean, channel_var = x64.mean(axis=(0, 2), keepdims=True), x64.var(axis=(0, 2), keepdims=True)
+    expected = (x64 - channel_mean) / np.sqrt(channel_var + 1e-5) * weight[:, None] + bias[:, None]
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-5)  # float32's own rounding of y ~ 1e-7

@@ -164,3 +164,11 @@ def test_doctests_run(module_name):
     result = doctest.testmod(importlib.import_module(module_name))
     assert result.attempted > 0, f"{module_name} has no doctest"
     assert result.failed == 0, f"{result.failed} of {result.attempted} doctests failed in {module_name}"
+
+
+@pytest.mark.parametrize("argument, value", [("groups", 2.0), ("in_channels", 4.0), ("out_channels", "4"), ("groups", True)])
+def test_non_integer_channel_arguments_are_named(argument, value):
+    arguments = dict(in_channels=4, out_channels=4, kernel_size=3, groups=2)
+    arguments[argument] = value
+    with pytest.raises(TypeError, match=rf"Conv2d: {argument} must be an int, got {value!r}"):
+        mg.nn.Conv2d(**arguments)

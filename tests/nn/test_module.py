@@ -180,3 +180,22 @@ def test_load_state_dict_accepts_tensors():
     layer.load_state_dict({"weight": mg.tensor(np.eye(2)), "bias": mg.tensor([1.0, 2.0])})
     np.testing.assert_array_equal(layer.weight.data, np.eye(2))
     np.testing.assert_array_equal(layer.bias.data, [1.0, 2.0])
+
+
+def test_load_state_dict_warns_about_non_finite_values_by_name():
+    layer = mg.nn.Linear(2, 2)
+    state = layer.state_dict()
+    state["bias"] = np.array([np.nan, 1.0], dtype=np.float32)
+    with pytest.warns(RuntimeWarning, match=r"1 entries hold NaN or infinity: bias$"):
+        layer.load_state_dict(state)
+    assert np.isnan(layer.bias.data[0])  # loaded, so a diverged model can still be inspected
+
+
+def test_forward_hooks_see_each_output_until_removed():
+    model = mg.nn.Sequential(mg.nn.Linear(2, 3), mg.nn.ReLU())
+    seen = []
+    handle = model[0].register_forward_hook(lambda module, inputs, output: seen.append((module, output.shape)))
+    model(mg.tensor(np.ones((4, 2), dtype=np.float32)))
+    handle.remove()
+    model(mg.tensor(np.ones((4, 2), dtype=np.float32)))
+    assert seen == [(model[0], (4, 3))]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad import nn
 from minigrad.optim import SGD
 
@@ -187,3 +188,16 @@ def test_load_state_dict_checks_sizes_before_changing_anything():
     _, two = _fresh([np.zeros(1), np.zeros(1)], lr=0.1)
     with pytest.raises(ValueError, match="has 2 parameters, this optimizer's has 1"):
         optimizer.load_state_dict(two.state_dict())
+
+
+@pytest.mark.parametrize("option", ["lr", "momentum", "weight_decay"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_sgd_refuses_nan_infinite_and_negative_hyperparameters(option, value):
+    with pytest.raises(ValueError, match=f"{option}={value}: must be a finite number >= 0"):
+        mg.optim.SGD([mg.nn.Parameter(np.zeros(2, dtype=np.float32))], **{"lr": 0.1, option: value})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_adam_refuses_a_nan_or_infinite_learning_rate(value):
+    with pytest.raises(ValueError, match=f"lr={value}: must be a finite number >= 0"):
+        mg.optim.Adam([mg.nn.Parameter(np.zeros(2, dtype=np.float32))], lr=value)

@@ -8,9 +8,11 @@ official one, which is itself tested: a user's archive is checked against the of
 import hashlib
 import http.server
 import io
+import os
 import pickle
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -235,7 +237,7 @@ def test_corrupt_gzip_is_reported(tmp_path):
 
 
 class ArchiveServer:
-    """An HTTP server on 127.0.0.1 serving ``/<mode>/<file>`` for mode in ok / truncated."""
+    """An HTTP server on 127.0.0.1 serving ``/<mode>/<file>`` for mode in ok / truncated / trickle."""
 
     def __init__(self, files):
         self.files = files
@@ -254,6 +256,15 @@ class ArchiveServer:
                 self.end_headers()
                 if mode == "truncated":  # promise the whole file, send half, hang up
                     self.wfile.write(body[: len(body) // 2])
+                    self.close_connection = True
+                elif mode == "trickle":  # one byte every 0.1 s: never silent long enough for a read timeout
+                    try:
+                        for byte in body[:100]:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except OSError:
+                        pass  # the client gave up
                     self.close_connection = True
                 else:
                     self.wfile.write(body)
@@ -324,6 +335,28 @@ def test_truncated_download_leaves_nothing(tmp_path, served_archive):
     assert f"after {size // 2} of {size} bytes" in str(info.value)
     assert "c58f30108f718f92721af3b95e74349a" in str(info.value)
     assert listing(root) == []
+
+
+def test_a_trickling_download_stops_at_its_deadline_and_leaves_nothing(tmp_path, served_archive):
+    server, archive, md5, _ = served_archive
+    root = tmp_path / "cache"
+    with pytest.raises(DownloadError, match=rf"took longer than 0.5 s \(\d+ of {archive.stat().st_size} bytes received\)"):
+        data.download_cifar("cifar10", root, base_url=server.url("trickle"), md5=md5, progress=False,
+                            timeout=5, deadline=0.5)
+    assert listing(root) == []
+
+
+def test_a_cifar_batch_that_would_run_code_is_refused_unrun(tmp_path, monkeypatch):
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > PWNED",))
+
+    monkeypatch.chdir(tmp_path)
+    folder, _ = write_cifar_folder(tmp_path, "cifar10")
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": RunsCode()}, protocol=2))
+    with pytest.raises(DatasetError, match=r"test_batch is malformed \(UnpicklingError: it asks for \w+\.system"):
+        data.load_cifar("cifar10", root=tmp_path, train=False)
+    assert not (tmp_path / "PWNED").exists()
 
 
 def test_http_error_leaves_nothing(tmp_path, served_archive):

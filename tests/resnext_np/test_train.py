@@ -11,6 +11,7 @@ import pytest
 
 import minigrad as mg
 from resnext_np import evaluate, train
+from resnext_np.checkpoint import load_checkpoint
 from resnext_np.data import make_synthetic
 from resnext_np.model import build_model
 
@@ -22,7 +23,7 @@ def small_args(out_dir, *extra):
 
 
 def weights_of(out_dir):
-    return train.load_checkpoint(os.path.join(out_dir, train.CHECKPOINT_NAME))["model"]
+    return load_checkpoint(os.path.join(out_dir, train.CHECKPOINT_NAME))["model"]
 
 
 def without_timing(history):
@@ -37,7 +38,9 @@ def straight_run(tmp_path_factory):
 
 
 class StopAfterSteps:
-    """Stands in for train._StopFlag: behaves as if Ctrl-C came during step number ``steps``."""
+    """Stands in for train.StopFlag: behaves as if Ctrl-C came during step number ``steps``."""
+
+    signal_number = 2  # SIGINT
 
     def __init__(self, steps):
         self.steps, self.checks = steps, 0
@@ -74,13 +77,13 @@ def test_a_few_sgd_steps_lower_the_loss():
 def test_interrupted_then_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, straight_run, interrupt_at_step):
     straight_dir, straight = straight_run
 
-    monkeypatch.setattr(train, "_StopFlag", lambda: StopAfterSteps(interrupt_at_step))
+    monkeypatch.setattr(train, "StopFlag", lambda: StopAfterSteps(interrupt_at_step))
     with pytest.raises(KeyboardInterrupt):
         train.run(small_args(tmp_path / "interrupted"))
-    saved = train.load_checkpoint(tmp_path / "interrupted" / train.CHECKPOINT_NAME)
+    saved = load_checkpoint(tmp_path / "interrupted" / train.CHECKPOINT_NAME)
     assert saved["partial_epoch"]["batches_done"] == (interrupt_at_step - 1) % 3 + 1
 
-    monkeypatch.setattr(train, "_StopFlag", lambda: StopAfterSteps(10**9))
+    monkeypatch.setattr(train, "StopFlag", lambda: StopAfterSteps(10**9))
     resumed = train.run(small_args(tmp_path / "interrupted", "--resume"))
 
     assert without_timing(resumed) == without_timing(straight)
@@ -157,7 +160,7 @@ def test_existing_run_is_not_overwritten_and_resume_checks_the_arguments(tmp_pat
 
 @pytest.mark.parametrize(
     "argv, expected",
-    [(["--epochs", "0"], "--epochs must be >= 1, got 0"), (["--lr", "-1"], "--lr must be a positive number"),
+    [(["--epochs", "0"], "--epochs must be >= 1, got 0"), (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
      (["--model", "resnet50"], "invalid choice: 'resnet50'")],
 )
 def test_bad_arguments_are_usage_errors_without_traceback(argv, expected):

@@ -1,0 +1,86 @@
+"""The run folder (``--out``): one run at a time, writable, and tidy.
+
+``RunFolder(path)`` is a context manager held for the whole run. On entry it
+
+* creates the folder and checks that a file can be written there (a read-only or missing
+  folder is reported at once, not after the first epoch's work);
+* takes an exclusive lock (``fcntl.flock`` on ``.lock``): a second run with the same ``--out``
+  is refused with the first run's pid. The operating system drops the lock when its process
+  ends, however it ends, so the lock of a killed run (``kill -9``) is simply taken over;
+* removes ``.tmp-*`` files that a run killed in the middle of an atomic write left behind
+  (only with the lock held, so never a live run's).
+"""
+
+import errno
+import fcntl
+import glob
+import os
+
+LOCK_NAME = ".lock"
+TEMPORARY_PATTERN = ".tmp-*"
+
+
+class RunFolderError(Exception):
+    """The folder cannot be used: locked by another run, or not writable."""
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = path
+        self.lock_path = os.path.join(path, LOCK_NAME)
+        self.removed_temporaries = []
+        self._lock_file = None
+
+    def __enter__(self):
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            _check_writable(self.path)
+        except OSError as error:
+            raise RunFolderError(f"cannot write to the run folder {self.path}: {error.strerror or error}") from None
+        self._lock()
+        for temporary in sorted(glob.glob(os.path.join(glob.escape(self.path), TEMPORARY_PATTERN))):
+            os.unlink(temporary)
+            self.removed_temporaries.append(os.path.basename(temporary))
+        return self
+
+    def _lock(self):
+        while True:
+            lock_file = open(self.lock_path, "a+")
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                lock_file.seek(0)
+                owner = lock_file.read().strip() or "unknown"
+                lock_file.close()
+                raise RunFolderError(f"another run (pid {owner}) is using {self.path}; wait for it to finish, "
+                                     f"or choose another --out") from None
+            # The previous owner may have removed the file between our open and our lock: then we
+            # hold a lock on a deleted file, and must start again on the new one.
+            try:
+                same_file = os.path.samestat(os.fstat(lock_file.fileno()), os.stat(self.lock_path))
+            except FileNotFoundError:
+                same_file = False
+            if same_file:
+                break
+            lock_file.close()
+        lock_file.seek(0)
+        lock_file.truncate()
+        lock_file.write(f"{os.getpid()}\n")
+        lock_file.flush()
+        self._lock_file = lock_file
+
+    def __exit__(self, *exc):
+        if self._lock_file is not None:
+            os.unlink(self.lock_path)  # while still locked: a waiting run then retries on a fresh file
+            self._lock_file.close()
+            self._lock_file = None
+        return False
+
+
+def _check_writable(folder):
+    probe = os.path.join(folder, f".write-probe-{os.getpid()}")
+    with open(probe, "wb") as stream:
+        stream.write(b"probe")
+    os.unlink(probe)

@@ -1,0 +1,133 @@
+"""minigrad.save / minigrad.load: round trips, the checksum, and refusing pickles."""
+
+import os
+import pickle
+import subprocess
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.serialization import SerializationError
+
+
+def sample_state():
+    return {
+        "model": OrderedDict([("conv.weight", np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2)),
+                              ("bn.num_batches_tracked", np.array(5, dtype=np.int64))]),
+        "optimizer": {"state": {0: {"momentum_buffer": np.ones(3)}, 7: {}},
+                      "param_groups": [{"lr": 0.1, "params": [0, 7], "nesterov": True}]},
+        "history": [{"loss": float("nan"), "acc": float("inf"), "neg": float("-inf")}],
+        "shape": (2, (3, 4)), "name": "run", "none": None, "scalar": np.float32(2.5),
+        "__array__": "a user key that looks like a tag", "dict": {"array": 3},
+    }
+
+
+def assert_same(loaded, original):
+    assert type(loaded) is (dict if isinstance(original, dict) else type(original))
+    if isinstance(original, dict):
+        assert list(loaded) == list(original)
+        for key in original:
+            assert_same(loaded[key], original[key])
+    elif isinstance(original, (list, tuple)):
+        assert len(loaded) == len(original)
+        for a, b in zip(loaded, original):
+            assert_same(a, b)
+    elif isinstance(original, (np.ndarray, np.generic)):
+        assert loaded.dtype == original.dtype and np.shape(loaded) == np.shape(original)
+        np.testing.assert_array_equal(loaded, original)
+    elif isinstance(original, float) and original != original:
+        assert loaded != loaded
+    else:
+        assert loaded == original
+
+
+def test_round_trip_keeps_types_keys_dtypes_and_non_finite_floats(tmp_path):
+    state = sample_state()
+    mg.save(state, tmp_path / "state.ckpt")
+    assert_same(mg.load(tmp_path / "state.ckpt"), state)
+
+
+def test_the_same_object_gives_the_same_bytes(tmp_path):
+    mg.save(sample_state(), tmp_path / "a")
+    mg.save(sample_state(), tmp_path / "b")
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+def test_a_module_state_dict_loads_back_into_a_module(tmp_path):
+    mg.manual_seed(0)
+    model = mg.nn.Sequential(mg.nn.Conv2d(3, 4, 3), mg.nn.BatchNorm2d(4))
+    mg.save(model.state_dict(), tmp_path / "model.ckpt")
+    mg.manual_seed(1)
+    other = mg.nn.Sequential(mg.nn.Conv2d(3, 4, 3), mg.nn.BatchNorm2d(4))
+    other.load_state_dict(mg.load(tmp_path / "model.ckpt"))
+    for (name, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_every_flipped_byte_is_detected(tmp_path):
+    path = tmp_path / "state.ckpt"
+    mg.save(sample_state(), path)
+    original = path.read_bytes()
+    for position in range(0, len(original), max(1, len(original) // 400)):
+        corrupt = bytearray(original)
+        corrupt[position] ^= 0x01
+        path.write_bytes(bytes(corrupt))
+        with pytest.raises(SerializationError):
+            mg.load(path)
+    path.write_bytes(original[:-1])
+    with pytest.raises(SerializationError, match="checksum"):
+        mg.load(path)
+
+
+def test_a_flipped_weight_byte_is_reported_as_corrupt_with_both_digests(tmp_path):
+    path = tmp_path / "state.ckpt"
+    mg.save({"weight": np.zeros(100, dtype=np.float32)}, path)
+    corrupt = bytearray(path.read_bytes())
+    corrupt[corrupt.index(b"\x93NUMPY") + 200] ^= 0x40  # inside the array's values
+    path.write_bytes(bytes(corrupt))
+    with pytest.raises(SerializationError, match=r"is corrupt: its sha256 is [0-9a-f]{16}\.\.\., but the file records"):
+        mg.load(path)
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > PWNED",))
+
+
+def test_a_pickle_is_refused_without_running_it_and_the_message_names_the_conversion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"model": RunsCode()}, protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(SerializationError, match="python -m minigrad.serialization convert-pickle OLD.pkl NEW.ckpt"):
+        mg.load(tmp_path / "evil.pkl")
+    assert not (tmp_path / "PWNED").exists()
+    with pytest.raises(ValueError, match="weights_only must be True"):
+        mg.load(tmp_path / "evil.pkl", weights_only=False)
+
+
+def test_the_conversion_command_turns_a_trusted_pickle_into_the_safe_format(tmp_path):
+    state = sample_state()
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(state))
+    run = subprocess.run([sys.executable, "-m", "minigrad.serialization", "convert-pickle",
+                          str(tmp_path / "old.pkl"), str(tmp_path / "new.ckpt")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert_same(mg.load(tmp_path / "new.ckpt"), state)
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.array([object()]), r"obj\['bad'\]: an array of dtype object"),
+    (mg.tensor([1.0]), r"obj\['bad'\]: Tensor is not an array"),
+    ({(1, 2): 3}, r"obj\['bad'\]: dict keys must be str or int, got \(1, 2\)"),
+])
+def test_what_cannot_be_saved_is_refused_by_name_and_nothing_is_written(tmp_path, value, message):
+    with pytest.raises(TypeError, match=message):
+        mg.save({"bad": value}, tmp_path / "state.ckpt")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_file_that_is_not_a_state_file_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(SerializationError, match="not a minigrad state file"):
+        mg.load(tmp_path / "notes.txt")
