@@ -1,4 +1,4 @@
-"""Tests for resnext_np/data.py: CIFAR reading, extraction, download, and the synthetic set.
+"""Tests for resnext_np/data/: CIFAR reading, extraction, download, and the synthetic set.
 
 The CIFAR tests write tiny archives in exactly the official layout (real folder, file and key
 names, Python-2-style pickles with bytes keys), 10 images per batch file.  Their md5 is not the
