@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from conv_cases import make_case
 
 from minigrad.kernels import conv, reference
 from minigrad.kernels.conv import direct, im2col_matmul
@@ -62,16 +63,6 @@ def where_applicable(task_marker, cases=CASES):
                 marks = [task_marker] if algorithm in ("im2col", "pointwise") else []
                 params.append(pytest.param(case, algorithm, marks=marks, id=f"{algorithm}-case{index}"))
     return pytest.mark.parametrize("case, algorithm", params)
-
-
-def make_case(case, dtype=np.float64, seed=0):
-    batch, channels, height, width, out_channels, groups, kernel, stride, padding, dilation = case
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, channels, height, width)).astype(dtype)
-    weight = rng.standard_normal((out_channels, channels // groups) + kernel).astype(dtype)
-    geom = ConvGeometry.from_shapes(x.shape, weight.shape, stride, padding, dilation, groups)
-    grad_out = rng.standard_normal(geom.output_shape).astype(dtype)
-    return x, weight, grad_out, geom
 
 
 def assert_close(actual, expected, dtype):

@@ -3,6 +3,7 @@ convolution, the adjoint identities that define its gradients, and PyTorch when 
 
 import numpy as np
 import pytest
+from conv_cases import make_case
 
 from minigrad.kernels import reference
 from minigrad.kernels.conv_geometry import ConvGeometry
@@ -22,16 +23,6 @@ CASES = [
     (2, 2, 6, 9, 4, 2, (3, 2), (1, 2), (2, 0), (2, 1)),  # everything non-square
     (3, 2, 3, 3, 2, 1, (3, 3), 1, 0, 1),  # 1x1 output
 ]
-
-
-def make_case(case, dtype=np.float64, seed=0):
-    batch, channels, height, width, out_channels, groups, kernel, stride, padding, dilation = case
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, channels, height, width)).astype(dtype)
-    weight = rng.standard_normal((out_channels, channels // groups) + kernel).astype(dtype)
-    geom = ConvGeometry.from_shapes(x.shape, weight.shape, stride, padding, dilation, groups)
-    grad_out = rng.standard_normal(geom.output_shape).astype(dtype)
-    return x, weight, grad_out, geom
 
 
 def direct_conv_loops(x, weight, geom):
