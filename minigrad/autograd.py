@@ -63,12 +63,13 @@ class Context:
 class Node:
     """One recorded op application: ``output = function.forward(ctx, *inputs)``."""
 
-    __slots__ = ("function", "ctx", "inputs")
+    __slots__ = ("function", "ctx", "inputs", "input_versions")
 
     def __init__(self, function, ctx, inputs):
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
+        self.input_versions = tuple(t._version for t in inputs)  # see minigrad/inplace.py
 
 
 class Function:
@@ -177,6 +178,7 @@ def backward(root, grad=None):
         if node is None:  # a leaf: accumulate, never overwrite
             tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
             continue
+        _check_versions(node)
         input_grads = node.function.backward(node.ctx, grad_out)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -186,6 +188,18 @@ def backward(root, grad=None):
                 continue
             key = id(parent)
             pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+
+
+def _check_versions(node):
+    """Refuse to differentiate an op whose input was changed in place after the op ran."""
+    for position, (parent, recorded) in enumerate(zip(node.inputs, node.input_versions)):
+        if parent._version != recorded:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: input {position} of {node.function.__name__}, shape {parent.shape}, is at "
+                f"version {parent._version} but was at version {recorded} when recorded "
+                f"(last changed by {parent._last_inplace_op})"
+            )
 
 
 def _check_gradients(node, input_grads):

@@ -7,6 +7,8 @@ Numba's compiler. So they refuse any other dtype up front, as PyTorch refuses in
 
 import numpy as np
 
+from minigrad.autograd import Function
+
 SUPPORTED = (np.float32, np.float64)
 
 
@@ -22,3 +24,26 @@ def require_float(op_name, **arrays):
         if array is not None and array.dtype.type not in SUPPORTED:
             raise TypeError(f"{op_name} supports float32 and float64, got {name} of dtype {array.dtype}; convert it "
                             f"first (e.g. x.astype(np.float32), or mg.tensor(x, dtype=np.float32))")
+
+
+class Cast(Function):
+    """y = x converted to ``dtype`` ;  dx = dy converted back to x's dtype"""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out.astype(ctx.input_dtype)
+
+
+def cast(x, dtype):
+    """``x`` as ``dtype`` (recorded, so gradients flow back); ``x`` itself when it already is."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if x.requires_grad and dtype.type not in SUPPORTED:
+        raise TypeError(f"cannot cast a tensor that requires grad to {dtype}: gradients need float32 or float64")
+    return Cast.apply(x, dtype=dtype)

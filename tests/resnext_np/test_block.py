@@ -148,7 +148,7 @@ def test_branches_take_slices_of_the_grouped_weights():
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_parameter_counts_are_equal(name):
-    counts = [sum(p.size for p in block.parameters()) for block in three_forms(CONFIGS[name])]
+    counts = [sum(p.numel() for p in block.parameters()) for block in three_forms(CONFIGS[name])]
     assert counts[0] == counts[1] == counts[2]
 
 

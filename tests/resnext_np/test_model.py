@@ -15,7 +15,7 @@ from resnext_np.summary import summary
 
 
 def count(model):
-    return sum(p.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize("args, expected", [
