@@ -5,7 +5,7 @@
 >>> loss = mg.functional.relu(x * 3 - 4).sum()
 >>> loss.backward()
 >>> x.grad
-array([[0., 3.]], dtype=float32)
+tensor([[0., 3.]], dtype=float32)
 
 Importing minigrad decides, once for the whole process, how it uses this machine (README,
 "Threads and memory"): its kernels use every core (``set_num_threads`` changes that), NumPy's

@@ -9,7 +9,8 @@ Backward.  ``backward(root)`` orders the nodes so that every tensor comes after 
 computed from it (a reverse topological order), then hands each op the gradient of its output and
 receives one gradient per input.  Gradients are *added* (``+=``) into a running total per tensor,
 because a tensor used twice receives a contribution from each use (the multivariable chain rule).
-Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``.
+Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``, a Tensor
+without history.
 """
 
 import contextlib
@@ -176,7 +177,10 @@ def backward(root, grad=None):
             continue
         node = tensor._node
         if node is None:  # a leaf: accumulate, never overwrite
-            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            # .grad is a Tensor without history (as PyTorch's); a new one each time, so a grad the
+            # caller kept from an earlier backward is never changed under them
+            total = grad_out.copy() if tensor.grad is None else tensor.grad.data + grad_out
+            tensor.grad = Tensor(total)
             continue
         _check_versions(node)
         input_grads = node.function.backward(node.ctx, grad_out)

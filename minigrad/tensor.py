@@ -10,7 +10,7 @@ you created yourself).  Every arithmetic method just calls one differentiable op
 >>> y = (x * x).sum()          # y = sum(x_i^2)
 >>> y.backward()
 >>> x.grad                     # dy/dx_i = 2 x_i
-array([2., 4., 6.], dtype=float32)
+tensor([2., 4., 6.], dtype=float32)
 """
 
 from collections import namedtuple
@@ -107,6 +107,12 @@ class Tensor(InPlaceMethods):
         grad_note = ", requires_grad=True" if self.requires_grad else ""
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         return f"tensor({body}, dtype={self.dtype}{grad_note})"
+
+    def __array__(self, dtype=None, copy=None):
+        """Let NumPy read a Tensor (``np.asarray(x.grad)``, ``np.testing``), as it reads a torch Tensor."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def numpy(self):
         """The underlying array (shared, not copied): writing to it is the untracked escape hatch."""

@@ -174,3 +174,36 @@ def test_data_loader_yields_tensors_when_asked():
     assert labels.size(0) == 2 and images.dtype == np.float32
     plain_images, _ = next(iter(DataLoader(dataset, batch_size=2)))
     assert isinstance(plain_images, np.ndarray)
+
+
+# ------------------------------------------------------------------------ .grad
+def test_grad_is_a_tensor_without_history_and_accumulates_into_a_new_one():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad
+    assert isinstance(first, mg.Tensor) and not first.requires_grad and first.is_leaf
+    np.testing.assert_array_equal(first.data, [2.0, 4.0])
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0, 7.0])
+    np.testing.assert_array_equal(first.data, [2.0, 4.0])  # a kept grad is not changed under the caller
+    assert np.asarray(x.grad).dtype == np.float32
+
+
+def test_optimisers_step_with_tensor_grads_like_torch():
+    torch = torch_or_skip()
+    data = np.array([[0.5, -1.0], [2.0, 0.25]])
+    ours = nn.Linear(2, 2).to(mg.double)
+    theirs = torch.nn.Linear(2, 2).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.data))
+        theirs.bias.copy_(torch.tensor(ours.bias.data))
+    our_opt = mg.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
+    their_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        our_opt.zero_grad()
+        their_opt.zero_grad()
+        (ours(mg.tensor(data)) ** 2).sum().backward()
+        (theirs(torch.tensor(data)) ** 2).sum().backward()
+        our_opt.step()
+        their_opt.step()
+    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-12)

@@ -1,8 +1,11 @@
-"""The one dtype check shared by the ops with compiled kernels (conv2d, batch_norm, relu, pooling).
+"""Dtypes: the one check shared by the ops with compiled kernels, and ``Cast`` (``x.float()``).
 
 Their Numba loops are compiled for float32 and float64 only: an integer input would overflow in
 the sums without a word (uint8 200 * 2 over 36 taps gives 64, not 14400) and float16 fails deep in
 Numba's compiler. So they refuse any other dtype up front, as PyTorch refuses integer convolutions.
+
+``cast`` is the recorded conversion behind ``Tensor.float()`` and ``Tensor.double()``: the gradient
+flows back converted to the input's dtype.
 """
 
 import numpy as np
