@@ -54,7 +54,7 @@ class Tensor(InPlaceMethods):
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self._node = None  # set by Function.apply on op outputs
         self._version = 0  # bumped by every in-place op (minigrad/inplace.py)
         self._last_inplace_op = None
@@ -89,6 +89,19 @@ class Tensor(InPlaceMethods):
 
     def dim(self):
         return self.data.ndim
+
+    @property
+    def grad(self):
+        """``d(loss)/d(self)`` after ``backward()``: a Tensor without history, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # As PyTorch, only None or a Tensor shaped like this one (a mistyped grad fails here, not in step())
+        if value is not None and (not isinstance(value, Tensor) or value.shape != self.shape):
+            got = f"a Tensor of shape {value.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"grad must be None or a Tensor of shape {self.shape}, got {got}")
+        self._grad = value
 
     @property
     def is_leaf(self):

@@ -207,3 +207,13 @@ def test_optimisers_step_with_tensor_grads_like_torch():
         our_opt.step()
         their_opt.step()
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-12)
+
+
+def test_grad_accepts_only_none_or_a_tensor_of_the_same_shape():
+    x = mg.zeros(2, 3)
+    x.grad = mg.ones(2, 3)
+    x.grad = None
+    with pytest.raises(TypeError, match="grad must be None or a Tensor of shape \\(2, 3\\), got ndarray"):
+        x.grad = np.ones((2, 3))
+    with pytest.raises(TypeError, match="grad must be None or a Tensor of shape \\(2, 3\\), got a Tensor of shape \\(3,\\)"):
+        x.grad = mg.ones(3)

@@ -54,7 +54,7 @@ def run_with_grad(block, x_data):
     block.zero_grad()
     out = block(x)
     out.backward(np.random.default_rng(7).standard_normal(out.shape))
-    return out.data, x.grad
+    return out.data, x.grad.data
 
 
 def input_for(config, seed=1, batch=3, size=6):
