@@ -72,7 +72,7 @@ def main(argv=None):
     loss_fn = nn.CrossEntropyLoss()
     optimizer = mg.optim.Adam(model.parameters(), lr=args.lr)
     print(f"two spirals: {len(labels)} points; MLP 2-{args.hidden}-{args.hidden}-2; "
-          f"{sum(p.size for p in model.parameters())} parameters")
+          f"{sum(p.numel() for p in model.parameters())} parameters")
 
     for epoch in range(1, args.epochs + 1):
         optimizer.zero_grad()

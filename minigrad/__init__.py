@@ -5,7 +5,7 @@
 >>> loss = mg.functional.relu(x * 3 - 4).sum()
 >>> loss.backward()
 >>> x.grad
-array([[0., 3.]], dtype=float32)
+tensor([[0., 3.]], dtype=float32)
 
 Importing minigrad decides, once for the whole process, how it uses this machine (README,
 "Threads and memory"): its kernels use every core (``set_num_threads`` changes that), NumPy's
@@ -13,7 +13,11 @@ BLAS runs each matrix product on one thread (minigrad runs one product per core 
 OpenMP threads sleep instead of spinning, and the C allocator keeps freed memory for reuse.
 """
 
-from minigrad.tensor import Tensor, ones, rand, randn, tensor, zeros  # noqa: I001  (Tensor first)
+import numpy as np
+
+from minigrad.tensor import Tensor  # noqa: I001  (Tensor first)
+from minigrad.creation import device, from_numpy, linspace, ones, rand, randn, tensor, zeros
+from minigrad.torch_level import argmax, cos, exp, flatten, log, log_softmax, max, numel, sin, softmax, sqrt  # noqa: A004
 from minigrad import allocator, autograd, functional, kernels, nn, optim
 from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
@@ -29,8 +33,16 @@ allocator.reuse_freed_memory()
 
 __version__ = "0.1.0"
 
+# PyTorch's dtype names, so ``dtype=torch.float`` reads the same (Tensor.dtype is a NumPy dtype).
+float32 = float = np.float32  # noqa: A001
+float64 = double = np.float64
+int64 = long = np.int64
+bool = np.bool_  # noqa: A001
+
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "randn", "rand",
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "randn", "rand", "linspace", "device",
+    "flatten", "max", "argmax", "softmax", "log_softmax", "sin", "cos", "exp", "log", "sqrt", "numel",
+    "float32", "float", "float64", "double", "int64", "long", "bool",
     "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
     "set_num_threads", "get_num_threads", "serialization", "save", "load",

@@ -9,7 +9,8 @@ Backward.  ``backward(root)`` orders the nodes so that every tensor comes after 
 computed from it (a reverse topological order), then hands each op the gradient of its output and
 receives one gradient per input.  Gradients are *added* (``+=``) into a running total per tensor,
 because a tensor used twice receives a contribution from each use (the multivariable chain rule).
-Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``.
+Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``, a Tensor
+without history.
 """
 
 import contextlib
@@ -63,12 +64,13 @@ class Context:
 class Node:
     """One recorded op application: ``output = function.forward(ctx, *inputs)``."""
 
-    __slots__ = ("function", "ctx", "inputs")
+    __slots__ = ("function", "ctx", "inputs", "input_versions")
 
     def __init__(self, function, ctx, inputs):
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
+        self.input_versions = tuple(t._version for t in inputs)  # see minigrad/inplace.py
 
 
 class Function:
@@ -175,8 +177,12 @@ def backward(root, grad=None):
             continue
         node = tensor._node
         if node is None:  # a leaf: accumulate, never overwrite
-            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            # .grad is a Tensor without history (as PyTorch's); a new one each time, so a grad the
+            # caller kept from an earlier backward is never changed under them
+            total = grad_out.copy() if tensor.grad is None else tensor.grad.data + grad_out
+            tensor.grad = Tensor(total)
             continue
+        _check_versions(node)
         input_grads = node.function.backward(node.ctx, grad_out)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -186,6 +192,18 @@ def backward(root, grad=None):
                 continue
             key = id(parent)
             pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+
+
+def _check_versions(node):
+    """Refuse to differentiate an op whose input was changed in place after the op ran."""
+    for position, (parent, recorded) in enumerate(zip(node.inputs, node.input_versions)):
+        if parent._version != recorded:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: input {position} of {node.function.__name__}, shape {parent.shape}, is at "
+                f"version {parent._version} but was at version {recorded} when recorded "
+                f"(last changed by {parent._last_inplace_op})"
+            )
 
 
 def _check_gradients(node, input_grads):

@@ -108,9 +108,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=None,
     reports = []
     for i in checked:
         tensor = inputs[i]
-        analytical = np.zeros(tensor.shape) if tensor.grad is None else np.asarray(tensor.grad, dtype=np.float64)
+        analytical = np.zeros(tensor.shape) if tensor.grad is None else np.asarray(tensor.grad.data, dtype=np.float64)
         directions = n_directions
-        if directions is None and tensor.size > max_elements:
+        if directions is None and tensor.numel() > max_elements:
             directions = 32
         if directions is None:
             report = _check_elements(fn, inputs, i, analytical, cotangent, eps, atol, rtol)

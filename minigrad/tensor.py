@@ -10,10 +10,14 @@ you created yourself).  Every arithmetic method just calls one differentiable op
 >>> y = (x * x).sum()          # y = sum(x_i^2)
 >>> y.backward()
 >>> x.grad                     # dy/dx_i = 2 x_i
-array([2., 4., 6.], dtype=float32)
+tensor([2., 4., 6.], dtype=float32)
 """
 
+from collections import namedtuple
+
 import numpy as np
+
+from minigrad.inplace import InPlaceMethods
 
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -31,7 +35,7 @@ def _as_array(data, dtype):
     return array
 
 
-class Tensor:
+class Tensor(InPlaceMethods):
     """An n-dimensional array that can record the operations applied to it.
 
     Args:
@@ -50,8 +54,10 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self._node = None  # set by Function.apply on op outputs
+        self._version = 0  # bumped by every in-place op (minigrad/inplace.py)
+        self._last_inplace_op = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -69,9 +75,33 @@ class Tensor:
     def ndim(self):
         return self.data.ndim
 
-    @property
-    def size(self):
+    def size(self, dim=None):
+        """The shape as a tuple, or the length of axis ``dim`` (PyTorch's ``size``)."""
+        if dim is None:
+            return self.data.shape
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size(dim={dim}) is out of range for a tensor with {self.ndim} dimensions")
+        return self.data.shape[dim]
+
+    def numel(self):
+        """The number of elements."""
         return self.data.size
+
+    def dim(self):
+        return self.data.ndim
+
+    @property
+    def grad(self):
+        """``d(loss)/d(self)`` after ``backward()``: a Tensor without history, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # As PyTorch, only None or a Tensor shaped like this one (a mistyped grad fails here, not in step())
+        if value is not None and (not isinstance(value, Tensor) or value.shape != self.shape):
+            got = f"a Tensor of shape {value.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"grad must be None or a Tensor of shape {self.shape}, got {got}")
+        self._grad = value
 
     @property
     def is_leaf(self):
@@ -91,9 +121,28 @@ class Tensor:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         return f"tensor({body}, dtype={self.dtype}{grad_note})"
 
+    def __array__(self, dtype=None, copy=None):
+        """Let NumPy read a Tensor (``np.asarray(x.grad)``, ``np.testing``), as it reads a torch Tensor."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self):
-        """The underlying array (shared, not copied)."""
+        """The underlying array (shared, not copied): writing to it is the untracked escape hatch."""
         return self.data
+
+    def __index__(self):
+        """A one-element integer tensor can index a list, as ``classes[label]`` in the tutorial."""
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only one-element integer tensors can be used as an index, "
+                            f"got dtype {self.dtype} shape {self.shape}")
+        return int(self.data.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
 
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
@@ -125,6 +174,14 @@ class Tensor:
     def astype(self, dtype):
         """A new leaf with the data converted to ``dtype`` (not recorded in the graph)."""
         return Tensor(self.data.astype(dtype), requires_grad=False)
+
+    def float(self):
+        """float32, recorded in the graph; ``self`` when it already is (as PyTorch)."""
+        return dtypes.cast(self, np.float32)
+
+    def double(self):
+        """float64, recorded in the graph; ``self`` when it already is."""
+        return dtypes.cast(self, np.float64)
 
     # ------------------------------------------------------------- arithmetic
     def __add__(self, other):
@@ -175,8 +232,17 @@ class Tensor:
     def sqrt(self):
         return elementwise.sqrt(self)
 
+    def pow(self, exponent):
+        return elementwise.pow(self, exponent)
+
     def relu(self):
         return activation.relu(self)
+
+    def softmax(self, dim):
+        return loss.softmax(self, dim=dim)
+
+    def log_softmax(self, dim):
+        return loss.log_softmax(self, dim=dim)
 
     def sigmoid(self):
         return elementwise.sigmoid(self)
@@ -191,14 +257,27 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, dim=None):
         return reduction.mean(self, axis=_axis_arg(axis, dim), keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False, dim=None):
-        return reduction.max(self, axis=_axis_arg(axis, dim), keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """With ``dim`` (PyTorch's form): ``(values, indices)`` along it; otherwise the maximum.
+
+        ``axis=``/``keepdims=`` (NumPy's form) return just the maxima over those axes.
+        """
+        if dim is None:
+            return reduction.max(self, axis=axis, keepdims=keepdims)
+        if axis is not None:
+            raise TypeError(f"give either axis or dim, not both (axis={axis}, dim={dim})")
+        values = reduction.max(self, axis=dim, keepdims=keepdim)
+        return MaxResult(values, self.argmax(dim=dim, keepdim=keepdim))
 
     # ----------------------------------------------------------------- shapes
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return shape_ops.reshape(self, shape)
+
+    def view(self, *shape):
+        """PyTorch's ``view``: here the same as ``reshape`` (NumPy returns a view whenever it can)."""
+        return self.reshape(*shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return shape_ops.flatten(self, start_dim, end_dim)
@@ -242,9 +321,13 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
-    def argmax(self, axis=None, dim=None):
+    def argmax(self, axis=None, dim=None, keepdim=False):
         """Indices of the maxima, as an integer tensor without gradient."""
-        return Tensor(np.argmax(self.data, axis=_axis_arg(axis, dim)))
+        return Tensor(np.argmax(self.data, axis=_axis_arg(axis, dim), keepdims=keepdim))
+
+
+# What ``x.max(dim)`` returns, as PyTorch's ``torch.return_types.max``: unpacks as ``values, indices``.
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
 def _axis_arg(axis, dim):
@@ -254,43 +337,5 @@ def _axis_arg(axis, dim):
     return dim if axis is None else axis
 
 
-# ---------------------------------------------------------------- constructors
-def tensor(data, requires_grad=False, dtype=None):
-    """Create a leaf Tensor (PyTorch's ``torch.tensor``)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def zeros(*shape, dtype=DEFAULT_DTYPE, requires_grad=False):
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(*shape, dtype=DEFAULT_DTYPE, requires_grad=False):
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def randn(*shape, generator=None, dtype=DEFAULT_DTYPE, requires_grad=False):
-    """Standard normal samples; ``generator`` is a NumPy Generator or an int seed."""
-    rng = _generator(generator)
-    return Tensor(rng.standard_normal(_shape_arg(shape)).astype(dtype), requires_grad=requires_grad)
-
-
-def rand(*shape, generator=None, dtype=DEFAULT_DTYPE, requires_grad=False):
-    """Uniform samples in [0, 1); ``generator`` is a NumPy Generator or an int seed."""
-    rng = _generator(generator)
-    return Tensor(rng.random(_shape_arg(shape)).astype(dtype), requires_grad=requires_grad)
-
-
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return shape
-
-
-def _generator(generator):
-    from minigrad.random import as_generator
-
-    return as_generator(generator)
-
-
 # The ops need Tensor to exist before they can be imported, so they are bound last.
-from minigrad.functions import activation, elementwise, indexing, matmul, reduction, shape_ops  # noqa: E402
+from minigrad.functions import activation, dtypes, elementwise, indexing, loss, matmul, reduction, shape_ops  # noqa: E402,I001

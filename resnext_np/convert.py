@@ -144,7 +144,7 @@ def convert(block, target_form):
 
 def gradients(block):
     """``{parameter name: gradient array}`` for the parameters that have one (for comparing forms)."""
-    return OrderedDict((name, parameter.grad) for name, parameter in block.named_parameters()
+    return OrderedDict((name, parameter.grad.data) for name, parameter in block.named_parameters()
                        if parameter.grad is not None)
 
 

@@ -32,7 +32,7 @@ def first_non_finite_gradient(model):
     Backward computes the gradients from the last layer to the first, so the last parameter in the
     model's order that has a bad gradient is where the gradient first went non-finite.
     """
-    return first_non_finite([(name, None if parameter.grad is None else parameter.grad)
+    return first_non_finite([(name, None if parameter.grad is None else parameter.grad.data)
                              for name, parameter in reversed(list(model.named_parameters()))])
 
 

@@ -57,7 +57,7 @@ class CifarResNeXt(Module):
 
     >>> import minigrad as mg
     >>> model = CifarResNeXt(cardinality=4, depth=11, num_classes=10, base_width=8, widen_factor=1)
-    >>> sum(p.size for p in model.parameters())
+    >>> sum(p.numel() for p in model.parameters())
     161866
     >>> model(mg.zeros(2, 3, 32, 32)).shape
     (2, 10)

@@ -86,8 +86,8 @@ def summary(model, input_shape, dtype=np.float32):
     """
     input_shape = tuple(int(s) for s in input_shape)
     result = Summary(input_shape=input_shape)
-    result.total_parameters = sum(p.size for p in model.parameters())
-    result.trainable_parameters = sum(p.size for p in model.parameters() if p.requires_grad)
+    result.total_parameters = sum(p.numel() for p in model.parameters())
+    result.trainable_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
     leaves = [(name, module) for name, module in model.named_modules() if not module._modules]
     modes = [(module, module.training) for module in model.modules()]
@@ -95,7 +95,7 @@ def summary(model, input_shape, dtype=np.float32):
     def recorder(name, module, original_forward):
         def forward(*args, **kwargs):
             output = original_forward(*args, **kwargs)
-            parameters = sum(p.size for p in module._parameters.values() if p is not None)
+            parameters = sum(p.numel() for p in module._parameters.values() if p is not None)
             result.rows.append(LayerRow(name=name or type(module).__name__, kind=type(module).__name__,
                                         output_shape=tuple(output.shape), parameters=parameters,
                                         multiply_adds=multiply_adds(module, output.shape)))

@@ -235,7 +235,7 @@ def _train(args):
                                 + f". Training stopped; {kept}. A smaller --lr (now {args.lr:g}) usually helps.")
 
     show_progress = not args.no_progress
-    print(f"{args.model}: {sum(p.size for p in model.parameters()):,} parameters, "
+    print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
           f"batch {args.batch_size}, {args.epochs} epochs")
     with StopFlag() as stop:

@@ -29,7 +29,7 @@ Keep shapes small: every element of every input costs two forward passes.
 import numpy as np
 
 import minigrad as mg
-from minigrad.functions import activation, batchnorm, conv, elementwise, loss, matmul, pooling, reduction, shape_ops
+from minigrad.functions import activation, batchnorm, conv, dtypes, elementwise, loss, matmul, pooling, reduction, shape_ops
 
 
 def leaf(rng, *shape, low=None, high=None):
@@ -105,6 +105,8 @@ CASES = {
     },
     "Neg": _unary_cases(lambda x: -x),
     "Exp": _unary_cases(elementwise.exp),
+    "Sin": _unary_cases(elementwise.sin),
+    "Cos": _unary_cases(elementwise.cos),
     "Log": _unary_cases(elementwise.log, make=positive),
     "Sqrt": _unary_cases(elementwise.sqrt, make=positive),
     "ReLU": _unary_cases(activation.relu, make=distinct),
@@ -192,6 +194,13 @@ CASES = {
         "logits near 1e3": (
             loss.log_softmax, lambda rng: (mg.tensor(1e3 + rng.standard_normal((2, 3)), requires_grad=True),)),
     },
+    "Softmax": {
+        "dim 1": (lambda x: loss.softmax(x, dim=1), lambda rng: (leaf(rng, 3, 4),)),
+        "dim 0, weighted sum": (lambda x, w: (loss.softmax(x, dim=0) * w).sum(),
+                                lambda rng: (leaf(rng, 3, 4), leaf(rng, 3, 4))),
+        "logits near 1e3": (lambda x: loss.softmax(x, dim=-1),
+                            lambda rng: (mg.tensor(1e3 + rng.standard_normal((2, 3)), requires_grad=True),)),
+    },
     "CrossEntropy": {
         "4 samples, 3 classes": (
             lambda logits: loss.cross_entropy(logits, np.array([0, 2, 1, 2])), lambda rng: (leaf(rng, 4, 3),)),
@@ -248,4 +257,12 @@ CASES["AvgPool2d"] = {
         lambda x: pooling.avg_pool2d(x, (3, 2), (2, 1), (1, 0)), lambda rng: (leaf(rng, 1, 2, 5, 4),)),
     "adaptive_avg_pool2d to (2, 3)": (
         lambda x: pooling.adaptive_avg_pool2d(x, (2, 3)), lambda rng: (leaf(rng, 1, 2, 4, 6),)),
+}
+CASES["Cast"] = {
+    # A float32 round trip rounds a 1e-6 step away, so this case steps by 1e-2: central differences
+    # of a quadratic are exact at any step, and float32 rounding then costs about 1e-5.
+    "float64 -> float32 -> float64, squared": (
+        lambda x: dtypes.cast(dtypes.cast(x, np.float32), np.float64) ** 2,
+        lambda rng: (leaf(rng, 3, 4),),
+        {"eps": 1e-2, "atol": 1e-4}),
 }

@@ -50,7 +50,7 @@ def test_python_numbers_take_the_tensor_dtype():
 # ---------------------------------------------------------- basic behaviour
 def test_properties_and_item():
     x = mg.tensor(np.arange(6.0).reshape(2, 3))
-    assert (x.shape, x.ndim, x.size, len(x)) == ((2, 3), 2, 6, 2)
+    assert (x.shape, x.ndim, x.size(), x.size(1), x.size(-2), x.numel(), len(x)) == ((2, 3), 2, (2, 3), 3, 2, 6, 2)
     assert x.is_leaf and x.grad is None and not x.requires_grad
     assert x.numpy() is x.data
     assert mg.tensor([[4.0]]).item() == 4.0

@@ -98,6 +98,9 @@ class DataLoader:
             lets a run be resumed exactly.
         transform: ``transform(images, rng) -> images`` applied to every batch of images
             (labels pass through untouched), e.g. a :class:`Compose` of augmentations.
+        as_tensors: yield ``(images, labels)`` as minigrad Tensors sharing the batch arrays
+            (``from_numpy``), as PyTorch's DataLoader yields torch Tensors; the default yields
+            the NumPy arrays themselves.
 
     Randomness: each call to ``iter(loader)`` starts the next epoch ``e`` and derives two
     independent generators from ``(seed, e)`` -- one draws the permutation, the other is handed
@@ -119,7 +122,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None):
+                 transform=None, as_tensors=False):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "get_batch"):
             raise TypeError(
                 f"dataset must be a minigrad.data.Dataset (with __len__ and get_batch), "
@@ -137,6 +140,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.transform = transform
+        self.as_tensors = bool(as_tensors)
         self.seed = int(seed)
         self.epoch = 0
 
@@ -161,6 +165,10 @@ class DataLoader:
             images, labels = self.dataset.get_batch(indices)
             if self.transform is not None:
                 images = self.transform(images, transform_rng)
+            if self.as_tensors:
+                from minigrad.creation import from_numpy  # data sits below the Tensor layer otherwise
+
+                images, labels = from_numpy(np.asarray(images)), from_numpy(np.asarray(labels))
             yield images, labels
 
     def state_dict(self):

@@ -84,7 +84,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         bias = Tensor(np.zeros(channels, dtype=x.dtype))
     use_batch_stats = training or running_mean is None or running_var is None
     if use_batch_stats:
-        if training and x.size // channels < 2:
+        if training and x.numel() // channels < 2:
             raise ValueError(f"batch_norm in training needs more than 1 value per channel, got input shape {x.shape}")
         return BatchNorm.apply(
             x, weight, bias, eps=eps, momentum=momentum,

@@ -144,6 +144,34 @@ class Neg(Function):
         return -grad_out
 
 
+class Sin(Function):
+    """y = sin(x) ;  dx = dy * cos(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return grad_out * np.cos(x)
+
+
+class Cos(Function):
+    """y = cos(x) ;  dx = -dy * sin(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return -grad_out * np.sin(x)
+
+
 class Exp(Function):
     """y = e^x ;  dx = dy * y"""
 
@@ -251,6 +279,14 @@ def neg(x):
 
 def exp(x):
     return Exp.apply(x)
+
+
+def sin(x):
+    return Sin.apply(x)
+
+
+def cos(x):
+    return Cos.apply(x)
 
 
 def log(x):

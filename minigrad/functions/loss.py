@@ -30,6 +30,22 @@ class LogSoftmax(Function):
         return grad_out - np.exp(y) * np.sum(grad_out, axis=ctx.axis, keepdims=True)
 
 
+class Softmax(Function):
+    """y = exp(x - logsumexp(x)) along ``axis`` ;  dx = y * (dy - sum(dy * y))"""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        y = np.exp(_log_softmax(x, axis))
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (y,) = ctx.saved_tensors
+        return y * (grad_out - np.sum(grad_out * y, axis=ctx.axis, keepdims=True))
+
+
 class CrossEntropy(Function):
     """loss = -(1/N) sum_n log_softmax(logits_n)[target_n] ;  dlogits = (softmax(logits) - onehot(target)) / N * dloss
 
@@ -64,8 +80,24 @@ class CrossEntropy(Function):
         return grad * (grad_out / batch), None
 
 
-def log_softmax(x, axis=-1, dim=None):
-    return LogSoftmax.apply(x, axis=axis if dim is None else dim)
+def log_softmax(x, dim=None, *, axis=None):
+    """log(softmax(x)) along ``dim`` (PyTorch's name; ``axis=`` also works), computed stably."""
+    return LogSoftmax.apply(x, axis=_one_axis(dim, axis, "log_softmax", x))
+
+
+def softmax(x, dim=None, *, axis=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (PyTorch's name; ``axis=`` also works)."""
+    return Softmax.apply(x, axis=_one_axis(dim, axis, "softmax", x))
+
+
+def _one_axis(dim, axis, op_name, x):
+    """The single axis to normalise over; the last one when neither is given."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{op_name}: give either dim or axis, not both (dim={dim}, axis={axis})")
+    chosen = -1 if dim is None and axis is None else (dim if axis is None else axis)
+    if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) or not -x.ndim <= chosen < x.ndim:
+        raise ValueError(f"{op_name}: dim={chosen!r} is not an axis of a tensor with {x.ndim} dimensions")
+    return int(chosen)
 
 
 def cross_entropy(logits, target):

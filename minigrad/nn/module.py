@@ -141,9 +141,25 @@ class Module:
         for parameter in self.parameters():
             parameter.grad = None
 
-    def to(self, dtype):
-        """Convert every floating parameter and buffer to ``dtype`` in place (e.g. float64 for gradcheck)."""
+    def to(self, *args, dtype=None, device=None):
+        """Convert every floating parameter and buffer to ``dtype`` in place; return the module.
+
+        As PyTorch's: ``to(np.float64)``, ``to("cpu")``, ``to(device)``, ``to("cpu", np.float64)``
+        or ``to(dtype=...)``.  Parameters live in host memory, so the only device is ``"cpu"``.
+        """
+        from minigrad.creation import check_device, device as device_type
+
+        for arg in args:
+            if isinstance(arg, (str, device_type)):
+                device = arg
+            else:
+                dtype = arg
+        check_device(device)
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to() converts to a floating dtype, got {dtype}")
         for module in self.modules():
             for parameter in module._parameters.values():
                 parameter.data = parameter.data.astype(dtype)

@@ -35,7 +35,7 @@ class Adam(Optimizer):
                 if parameter.grad is None:
                     continue
                 beta1, beta2 = group["betas"]
-                grad = parameter.grad
+                grad = parameter.grad.data
                 if group["weight_decay"] != 0:
                     grad = grad + group["weight_decay"] * parameter.data
                 state = self.state.setdefault(index, {})

@@ -36,7 +36,7 @@ class SGD(Optimizer):
             for index, group, parameter in self._indexed_params():
                 if parameter.grad is None:
                     continue
-                grad = parameter.grad
+                grad = parameter.grad.data
                 if group["weight_decay"] != 0:
                     grad = grad + group["weight_decay"] * parameter.data
                 if group["momentum"] != 0:

@@ -156,7 +156,7 @@ def test_float32_stays_float32_and_matches_float64(training):
         running_mean, running_var = mean64.astype(dtype), var64.astype(dtype)
         y = batch_norm(x, running_mean, running_var, w, b, training=training)
         y.backward(np.ones(y.shape, dtype=dtype) + np.arange(5, dtype=dtype))
-        outputs[dtype] = (y, x.grad, w.grad, b.grad, running_mean, running_var)
+        outputs[dtype] = (y, x.grad.data, w.grad.data, b.grad.data, running_mean, running_var)
     for value32, value64 in zip(outputs[np.float32], outputs[np.float64]):
         data32 = value32.data if isinstance(value32, mg.Tensor) else value32
         data64 = value64.data if isinstance(value64, mg.Tensor) else value64

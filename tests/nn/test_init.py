@@ -29,7 +29,7 @@ def test_fan_in_and_fan_out():
 def test_kaiming_normal_std(shape, mode, fan):
     weight = init.kaiming_normal_(empty(*shape), mode=mode, generator=np.random.default_rng(0))
     expected_std = math.sqrt(2.0 / fan)  # gain sqrt(2) for relu
-    n = weight.size
+    n = weight.numel()
     # the sample std of n normals has relative standard error ~ 1/sqrt(2n); allow 5 of them
     assert weight.data.std() == pytest.approx(expected_std, rel=5 / math.sqrt(2 * n))
     assert abs(weight.data.mean()) < 5 * expected_std / math.sqrt(n)

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+import minigrad as mg
+
 from minigrad import nn
 from minigrad.optim import Adam
 
@@ -14,7 +16,7 @@ def run_steps(start, gradients, **kwargs):
     optimizer = Adam([parameter], **kwargs)
     values = []
     for gradient in gradients:
-        parameter.grad = np.array(gradient, dtype=np.float64)
+        parameter.grad = mg.tensor(gradient, dtype=np.float64)
         optimizer.step()
         values.append(parameter.data.copy())
     return values
@@ -60,7 +62,7 @@ def test_weight_decay_and_custom_betas_by_hand():
 def test_state_is_created_per_parameter_on_first_step():
     a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
     optimizer = Adam([a, b])
-    a.grad = np.ones(2)
+    a.grad = mg.tensor(np.ones(2))
     optimizer.step()
     assert list(optimizer.state) == [0] and optimizer.state[0]["step"] == 1
     np.testing.assert_array_equal(b.data, np.ones(3))
@@ -93,7 +95,7 @@ def test_parity_with_torch(kwargs):
     for _ in range(6):
         for p, t in zip(ours, theirs):
             g = rng.standard_normal(p.shape)
-            p.grad, t.grad = g.copy(), torch.tensor(g)
+            p.grad, t.grad = mg.tensor(g), torch.tensor(g)
         optimizer.step()
         reference.step()
         for p, t in zip(ours, theirs):
@@ -111,7 +113,7 @@ def test_state_dict_resume_gives_identical_parameters():
 
     def apply(parameter, optimizer, steps):
         for g in steps:
-            parameter.grad = g.copy()
+            parameter.grad = mg.tensor(g)
             optimizer.step()
 
     straight, straight_optimizer = fresh(start)

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+import minigrad as mg
+
 from minigrad import nn
 from minigrad.optim import SGD
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, MultiStepLR
@@ -49,7 +51,7 @@ def test_scheduler_sets_the_optimizer_lr_used_by_step():
     sgd = SGD([parameter], lr=1.0)
     scheduler = MultiStepLR(sgd, milestones=[1], gamma=0.5)
     for _ in range(2):
-        parameter.grad = np.ones(1)
+        parameter.grad = mg.tensor(np.ones(1))
         sgd.step()
         scheduler.step()
     np.testing.assert_allclose(parameter.data, [-1.0 - 0.5])
@@ -102,7 +104,7 @@ def test_resume_from_state_dicts_gives_identical_parameters(make):
         lrs = []
         for g in epochs:
             lrs.append(sgd.param_groups[0]["lr"])
-            parameter.grad = g.copy()
+            parameter.grad = mg.tensor(g)
             sgd.step()
             scheduler.step()
         return lrs

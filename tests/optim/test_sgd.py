@@ -14,7 +14,7 @@ def run_steps(optimizer_factory, start, gradients):
     optimizer = optimizer_factory([parameter])
     values = []
     for gradient in gradients:
-        parameter.grad = np.array(gradient, dtype=np.float64)
+        parameter.grad = mg.tensor(gradient, dtype=np.float64)
         optimizer.step()
         values.append(parameter.data.copy())
     return values
@@ -73,7 +73,7 @@ def test_momentum_with_weight_decay_by_hand():
 def test_parameters_without_grad_are_left_alone():
     a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
     optimizer = SGD([a, b], lr=1.0, momentum=0.9)
-    a.grad = np.array([1.0, 2.0])
+    a.grad = mg.tensor(np.array([1.0, 2.0]))
     optimizer.step()
     np.testing.assert_array_equal(a.data, [0.0, -1.0])
     np.testing.assert_array_equal(b.data, [1.0, 1.0])
@@ -83,7 +83,7 @@ def test_parameters_without_grad_are_left_alone():
 def test_zero_grad_and_param_groups():
     a, b = nn.Parameter(np.ones(1)), nn.Parameter(np.ones(1))
     optimizer = SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
-    a.grad, b.grad = np.ones(1), np.ones(1)
+    a.grad, b.grad = mg.tensor(np.ones(1)), mg.tensor(np.ones(1))
     optimizer.step()
     np.testing.assert_allclose([a.data[0], b.data[0]], [0.9, 0.5])
     optimizer.zero_grad()
@@ -135,7 +135,7 @@ def test_parity_with_torch(kwargs):
     optimizer, reference = SGD(ours, **kwargs), torch.optim.SGD(theirs, **kwargs)
     for step_gradients in gradients:
         for p, t, g in zip(ours, theirs, step_gradients):
-            p.grad, t.grad = g.copy(), torch.tensor(g)
+            p.grad, t.grad = mg.tensor(g), torch.tensor(g)
         optimizer.step()
         reference.step()
         for p, t in zip(ours, theirs):
@@ -156,7 +156,7 @@ def test_state_dict_resume_gives_identical_parameters():
     def apply(parameters, optimizer, steps):
         for step_gradients in steps:
             for p, g in zip(parameters, step_gradients):
-                p.grad = g.copy()
+                p.grad = mg.tensor(g)
             optimizer.step()
 
     straight, straight_optimizer = _fresh(starts, **kwargs)
@@ -179,7 +179,7 @@ def test_state_dict_resume_gives_identical_parameters():
 def test_load_state_dict_checks_sizes_before_changing_anything():
     parameters, optimizer = _fresh([np.zeros((2, 3))], lr=0.1, momentum=0.9)
     other_parameters, other = _fresh([np.zeros((3, 2))], lr=0.3, momentum=0.9)
-    other_parameters[0].grad = np.ones((3, 2))
+    other_parameters[0].grad = mg.tensor(np.ones((3, 2)))
     other.step()
     with pytest.raises(ValueError, match=r"'momentum_buffer' of parameter 0 has shape \(3, 2\), "
                                          r"the parameter has shape \(2, 3\)"):

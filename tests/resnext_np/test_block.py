@@ -54,7 +54,7 @@ def run_with_grad(block, x_data):
     block.zero_grad()
     out = block(x)
     out.backward(np.random.default_rng(7).standard_normal(out.shape))
-    return out.data, x.grad
+    return out.data, x.grad.data
 
 
 def input_for(config, seed=1, batch=3, size=6):
@@ -148,7 +148,7 @@ def test_branches_take_slices_of_the_grouped_weights():
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_parameter_counts_are_equal(name):
-    counts = [sum(p.size for p in block.parameters()) for block in three_forms(CONFIGS[name])]
+    counts = [sum(p.numel() for p in block.parameters()) for block in three_forms(CONFIGS[name])]
     assert counts[0] == counts[1] == counts[2]
 
 

@@ -57,7 +57,7 @@ def test_conv2d_layer_on_cuda_matches_cpu(restore_device):
         w = minigrad.tensor(w_data, requires_grad=True)
         y = minigrad.functional.conv2d(x, w, **geom_args)
         (y * y).sum().backward()
-        return y.numpy(), x.grad, w.grad
+        return y.numpy(), x.grad.data, w.grad.data
 
     backend.use_device("cpu")
     on_cpu = run()
