@@ -120,3 +120,18 @@ def test_gradients_equal_torch_when_both_succeed():
             theirs_w -= 1e-2 * theirs_w.grad
             theirs_w.grad = None
     np.testing.assert_allclose(ours_w.data, theirs_w.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda ps: mg.optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: mg.optim.Adam(ps, lr=0.1)],
+                         ids=["SGD", "Adam"])
+def test_an_optimiser_step_between_forward_and_backward_makes_backward_raise(make_optimizer):
+    """The optimiser changes its parameters in place: a graph recorded before step() must not
+    silently use the new values (PyTorch raises here too)."""
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    optimizer = make_optimizer([w])
+    (w * w).sum().backward()
+    loss = (w * w).sum()  # recorded with w at version 0
+    optimizer.step()
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: input 0 of Mul.* \(last changed by sub_\)"):
+        loss.backward()

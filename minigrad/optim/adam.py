@@ -49,4 +49,4 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * grad * grad
                 step_size = group["lr"] / (1 - beta1**step)
                 denominator = np.sqrt(state["exp_avg_sq"]) / math.sqrt(1 - beta2**step) + group["eps"]
-                parameter.data -= step_size * state["exp_avg"] / denominator
+                parameter.sub_(step_size * state["exp_avg"] / denominator)  # in place; bumps its version

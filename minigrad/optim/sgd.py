@@ -48,4 +48,4 @@ class SGD(Optimizer):
                         buffer = group["momentum"] * buffer + (1 - group["dampening"]) * grad
                     state["momentum_buffer"] = buffer
                     grad = grad + group["momentum"] * buffer if group["nesterov"] else buffer
-                parameter.data -= group["lr"] * grad
+                parameter.sub_(group["lr"] * grad)  # in place, and bumps its version (minigrad/inplace.py)
