@@ -19,9 +19,9 @@ The arrays are computed by the kernels of the active backend (``minigrad.backend
 CPU kernels (:mod:`minigrad.kernels.conv`) by default, the numba.cuda ones after
 ``minigrad.use_device("cuda")``.  Both take the same ``ConvGeometry`` record.  Both the backend
 and the CPU algorithm asked for (``minigrad.conv_algorithm``, default ``"auto"``) are pinned in
-``ctx`` at forward time, so backward computes with the same ones.  The input and weight are kept for backward; the im2col column
-buffer is not (it is as large as the input times kH*kW, and rebuilding it is cheaper than holding
-it through the whole forward pass of a network).
+``ctx`` at forward time, so backward computes with the same ones.  The input and weight are kept
+for backward; the im2col column buffer is not (it is as large as the input times kH*kW, and
+rebuilding it is cheaper than holding it through the whole forward pass of a network).
 """
 
 from minigrad import backend
