@@ -3,26 +3,13 @@ convolution, the adjoint identities that define its gradients, and PyTorch when 
 
 import numpy as np
 import pytest
-from conv_cases import make_case
+from conv_cases import CASES, make_case
 
 from minigrad.kernels import reference
 from minigrad.kernels.conv_geometry import ConvGeometry
 
 pytestmark = pytest.mark.kernels
 
-# (N, C, H, W, O, groups, (kh, kw), stride, padding, dilation)
-CASES = [
-    (2, 4, 5, 6, 6, 1, (3, 3), 1, 1, 1),  # dense
-    (2, 4, 5, 6, 6, 2, (3, 3), 1, 1, 1),  # two groups
-    (2, 4, 6, 5, 4, 4, (3, 3), 1, 1, 1),  # depthwise
-    (1, 4, 7, 6, 8, 4, (3, 3), 2, 1, 1),  # depthwise x2 filters, stride 2, batch 1
-    (2, 6, 7, 8, 4, 2, (2, 3), (2, 1), (0, 2), 1),  # non-square kernel, stride, padding
-    (2, 4, 7, 7, 4, 2, (3, 3), 1, 2, 2),  # dilation 2
-    (1, 3, 5, 4, 5, 1, (1, 1), 1, 0, 1),  # 1x1
-    (2, 4, 5, 5, 4, 2, (1, 1), 2, 1, 1),  # 1x1 with stride and padding
-    (2, 2, 6, 9, 4, 2, (3, 2), (1, 2), (2, 0), (2, 1)),  # everything non-square
-    (3, 2, 3, 3, 2, 1, (3, 3), 1, 0, 1),  # 1x1 output
-]
 
 
 def direct_conv_loops(x, weight, geom):
