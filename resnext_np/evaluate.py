@@ -1,66 +1,94 @@
 """Evaluate a training checkpoint: ``python -m resnext_np.evaluate runs/synthetic-.../checkpoint.ckpt``.
 
-Rebuilds the model the checkpoint was trained with, loads its weights, and prints the test
-accuracy and a per-class table (accuracy and the class each one is most often mistaken for).
-Reading a checkpoint cannot run code, and a corrupt one is refused (see ``resnext_np/checkpoint.py``).
+Rebuilds the model the checkpoint was trained with, loads the weights the run reported (the moving
+average of the weights when its recipe kept one), and prints the test accuracy (and, when the recipe
+used flip test-time augmentation, the accuracy with it), a per-class table (accuracy and the class
+each one is most often mistaken for), and writes the confusion matrix as ``confusion.png`` next to
+the checkpoint. Reading a checkpoint cannot run code, and a corrupt one is refused (see
+``resnext_np/checkpoint.py``); a file that is not a training checkpoint is a one-line error.
 """
 
 import argparse
+import os
 import sys
 
-import numpy as np
-
 import minigrad as mg
+from resnext_np import scoring
 from resnext_np import train as training
 from resnext_np.checkpoint import CheckpointError, load_checkpoint
-from resnext_np.model import build_model
+from resnext_np.model import PRESETS, build_model
+
+CONFUSION_NAME = "confusion.png"
+per_class_table = scoring.per_class_table
 
 
-def per_class_table(predictions, labels, class_names):
-    """Rows of (class name, correct, total, accuracy, most frequent wrong guess or '-')."""
-    rows = []
-    for index, name in enumerate(class_names):
-        mine = labels == index
-        total = int(mine.sum())
-        correct = int((predictions[mine] == index).sum())
-        wrong = predictions[mine & (predictions != index)]
-        confused = class_names[int(np.bincount(wrong, minlength=len(class_names)).argmax())] if wrong.size else "-"
-        rows.append((name, correct, total, correct / total if total else float("nan"), confused))
-    return rows
+def _checked(checkpoint, path):
+    """The checkpoint's arguments, or CheckpointError if they cannot rebuild the run's model and data."""
+    args = checkpoint.get("args")
+    if not isinstance(args, dict) or not {"model", "dataset", "batch_size"} <= set(args):
+        raise CheckpointError(f"{path} is not a training checkpoint of this version (its arguments lack model/dataset)")
+    if args["model"] not in PRESETS:
+        raise CheckpointError(f"{path} names model {args['model']!r}, which is not a preset here")
+    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, **args})
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m resnext_np.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="checkpoint.ckpt written by python -m resnext_np.train")
     parser.add_argument("--data-dir", default=None, help="where the data set lives (default: as in training)")
-    parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (minigrad.set_num_threads; default: every core)")
+    parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images (default: all)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (default: every core)")
+    parser.add_argument("--no-plot", action="store_true", help=f"do not write {CONFUSION_NAME} (default: write it)")
     options = parser.parse_args(argv)
+    for name in ("threads", "test_size"):
+        value = getattr(options, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if options.threads is not None:
-        if options.threads < 1:
-            parser.error(f"--threads must be >= 1, got {options.threads}")
         mg.set_num_threads(min(options.threads, mg.kernels.threads.MAX_THREADS))
     try:
+        if os.path.isdir(options.checkpoint):
+            raise CheckpointError(f"{options.checkpoint} is a folder; give the checkpoint file in it "
+                                  f"({os.path.join(options.checkpoint, training.CHECKPOINT_NAME)})")
         checkpoint = load_checkpoint(options.checkpoint)
-        args = argparse.Namespace(**checkpoint["args"])
+        args = _checked(checkpoint, options.checkpoint)
         args.download = False
         if options.data_dir is not None:
             args.data_dir = options.data_dir
         args.test_size = options.test_size
         train_images, train_labels, test_images, test_labels, class_names = training.load_data(args)
-    except (CheckpointError, training.UsageError) as error:
+        model = build_model(args.model, num_classes=len(class_names))
+        weights = checkpoint.get("ema") or None
+        model.load_state_dict(weights["average"] if weights else checkpoint["model"])
+    except (CheckpointError, training.UsageError, RuntimeError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    model = build_model(args.model, num_classes=len(class_names))
-    model.load_state_dict(checkpoint["model"])
     _, test_loader = training.make_loaders(args, train_images, train_labels, test_images, test_labels)
-    loss, accuracy, predictions, labels = training.evaluate(model, test_loader)
-    print(f"{args.model} on {args.dataset} after {checkpoint['epoch']} epochs: "
+    loss, accuracy, predictions, labels = scoring.evaluate(model, test_loader)
+    which = "moving average of the weights" if weights else "weights"
+    print(f"{args.model} on {args.dataset} after {checkpoint['epoch']} epochs ({which}): "
           f"test accuracy {accuracy:.4f} ({int((predictions == labels).sum())}/{len(labels)}), loss {loss:.4f}")
+    if args.flip_tta:
+        _, tta_accuracy, tta_predictions, _ = scoring.evaluate(model, test_loader, flip_tta=True)
+        print(f"with flip test-time augmentation (the recipe's): test accuracy {tta_accuracy:.4f} "
+              f"({int((tta_predictions == labels).sum())}/{len(labels)})")
+        predictions = tta_predictions
     width = max(len(str(name)) for name in class_names)
-    print(f"{'class':<{width}}  correct  total  accuracy  most confused with")
+    print(f"{'class':<{width}}  correct  total  accuracy  most confused with"
+          + ("   (with flip TTA)" if args.flip_tta else ""))
     for name, correct, total, class_accuracy, confused in per_class_table(predictions, labels, class_names):
         print(f"{name:<{width}}  {correct:>7}  {total:>5}  {class_accuracy:>8.4f}  {confused}")
+    if not options.no_plot:
+        path = os.path.join(os.path.dirname(os.path.abspath(options.checkpoint)), CONFUSION_NAME)
+        try:
+            counts = scoring.confusion_matrix(predictions, labels, len(class_names))
+            scoring.plot_confusion(path, counts, class_names, f"{args.model} on {args.dataset}: confusion matrix")
+            print(f"confusion matrix: {path}")
+        except ImportError:
+            print(f'matplotlib is not installed, so no {CONFUSION_NAME} (pip install "minigrad-resnext[plot]")')
+        except OSError as error:
+            print(f"error: could not write {path}: {error.strerror or error}", file=sys.stderr)
+            return 2
     return 0
 
 

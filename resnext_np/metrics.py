@@ -21,26 +21,49 @@ def write_metrics(out_dir, history):
     mg.serialization.write_atomically(os.path.join(out_dir, METRICS_NAME), lambda stream: stream.write(lines.encode()))
 
 
-def plot_curves(out_dir, history):
-    """Write curves.png; returns a note for the user when matplotlib is missing."""
+def plot_curves(out_dir, history, title=None):
+    """Write curves.png: loss (log scale), accuracy, and the learning rate, by epoch.
+
+    Returns a note for the user when matplotlib is missing.
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return 'matplotlib is not installed, so no curves.png (pip install "minigrad-resnext[plot]")'
     epochs = [row["epoch"] for row in history]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", label="train")
-    loss_axis.plot(epochs, [row["test_loss"] for row in history], "o-", label="test")
-    loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    accuracy_axis.plot(epochs, [row["train_acc"] for row in history], "o-", label="train")
-    accuracy_axis.plot(epochs, [row["test_acc"] for row in history], "o-", label="test")
+
+    def series(key):
+        return [row[key] if row.get(key) is not None else float("nan") for row in history]
+
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    loss_axis.plot(epochs, series("train_loss"), "o-", label="train", clip_on=False)
+    loss_axis.plot(epochs, series("test_loss"), "o-", label="test", clip_on=False)
+    loss_axis.set_yscale("log")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy (log scale)", title="loss")
+    accuracy_axis.plot(epochs, series("train_acc"), "o-", label="train", clip_on=False)
+    accuracy_axis.plot(epochs, series("test_acc"), "o-", label="test", clip_on=False)
+    tta = [row.get("test_acc_flip_tta") for row in history]
+    if tta[-1] is not None:
+        accuracy_axis.plot([epochs[-1]], [tta[-1]], "*", markersize=11, label="test, flip TTA", clip_on=False)
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    rate_axis = accuracy_axis.twinx()
+    rate_axis.plot(epochs, series("lr"), "--", color="grey", label="learning rate (end of epoch)")
+    rate_axis.set_ylabel("learning rate", color="grey")
+    rate_axis.set_ylim(bottom=0)
     for axis in (loss_axis, accuracy_axis):
-        axis.legend()
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlim(min(epochs) - 0.3, max(epochs) + 0.3)
         axis.grid(alpha=0.3)
+    loss_axis.legend()
+    lines = accuracy_axis.get_legend_handles_labels()
+    rate_lines = rate_axis.get_legend_handles_labels()
+    accuracy_axis.legend(lines[0] + rate_lines[0], lines[1] + rate_lines[1], loc="lower right", fontsize=8)
+    if title:
+        figure.suptitle(title)
     figure.tight_layout()
     mg.serialization.write_atomically(os.path.join(out_dir, PLOT_NAME),
                                       lambda stream: figure.savefig(stream, format="png", dpi=100))

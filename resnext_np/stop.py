@@ -17,7 +17,9 @@ SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class StopFlag:
-    def __init__(self):
+    def __init__(self, write=None):
+        """``write``: how to print the notice (e.g. tqdm.write, so progress bars stay intact)."""
+        self.write = write
         self.requested = False
         self.signal_number = None
         self._previous = {}
@@ -34,8 +36,12 @@ class StopFlag:
             sys.stdout.flush()
             os._exit(128 + signum)
         self.requested, self.signal_number = True, signum
-        print(f"\n{SIGNAL_NAMES[signum]}: finishing this step, saving a checkpoint, then exiting "
-              f"(Ctrl-C again to abort)", file=sys.stderr, flush=True)
+        notice = (f"{SIGNAL_NAMES[signum]}: finishing this step, saving a checkpoint, then exiting "
+                  f"(Ctrl-C again to abort)")
+        if self.write is not None:
+            self.write(notice)  # tqdm.write takes a reentrant lock, so a handler may call it
+        else:
+            print(f"\n{notice}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         for number, previous in self._previous.items():

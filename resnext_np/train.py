@@ -1,19 +1,24 @@
 """Train a CIFAR ResNeXt on the CPU: ``python -m resnext_np.train``.
 
-With no arguments it trains the smallest preset on the built-in synthetic image set (no
-network needed).  Everything a run produces goes into ``--out`` (default ``runs/<dataset>-<model>``):
+With no arguments it trains the smallest preset on the built-in synthetic image set (no network
+needed). On CIFAR (``--dataset cifar10``) it runs the ``cpu`` recipe in a time budget (10 minutes
+unless ``--time-budget`` or ``--epochs`` says otherwise): it times a few steps, prints its plan,
+trains, and stops on time.
 
-* ``checkpoint.ckpt`` model, optimiser, scheduler, loader and RNG state, arguments, metric history;
-  written atomically after every epoch (and on Ctrl-C or SIGTERM), so ``--resume`` continues exactly
-  where the run stopped: an interrupted run ends with the same weights and metrics as an
-  uninterrupted one. Its format (``minigrad.save``) holds only data and a checksum: loading it
-  cannot run code (see ``resnext_np/checkpoint.py``).
+A new run goes to a fresh folder, ``runs/<dataset>-<model>`` or, if that holds a run already,
+``runs/<dataset>-<model>-2``, ``-3``, ... (``--out`` chooses one); ``--resume`` continues the
+latest. The folder is created only once there is something to write. It holds:
+
+* ``checkpoint.ckpt`` model, optimiser, schedule, weight average, plan, loader and RNG state,
+  arguments, metric history; written atomically after every epoch (and on Ctrl-C or SIGTERM), so
+  ``--resume`` continues exactly where the run stopped: an interrupted run ends with the same
+  weights and metrics as an uninterrupted one. Its format (``minigrad.save``) holds only data and
+  a checksum: loading it cannot run code (see ``resnext_np/checkpoint.py``).
 * ``metrics.jsonl``   one JSON line per epoch: train loss/accuracy, test loss/accuracy, lr, seconds.
-* ``curves.png``      loss and accuracy curves (needs matplotlib: ``pip install "minigrad-resnext[plot]"``).
+* ``curves.png``      loss (log scale), accuracy and learning rate (needs matplotlib).
 
-The recipe follows the paper's CIFAR one, scaled to the number of epochs: SGD with Nesterov
-momentum 0.9, learning rate 0.1 per 128 images in a batch, weight decay 5e-4, the learning rate
-divided by 10 at 50% and 75% of training (or a cosine schedule), random-crop + flip augmentation.
+Recipes (``resnext_np/recipe.py``): ``cpu`` (default) and ``paper``; planning a budget:
+``resnext_np/budget.py``; the loop: ``resnext_np/trainer.py``.
 
 One run at a time per folder (``resnext_np/run_folder.py`` locks it). Training stops at the first
 non-finite loss, gradient, weight or BatchNorm statistic and names the layer where it started
@@ -21,6 +26,7 @@ non-finite loss, gradient, weight or BatchNorm statistic and names the layer whe
 """
 
 import argparse
+import copy
 import math
 import os
 import sys
@@ -32,75 +38,141 @@ import minigrad as mg
 from minigrad.data import (ArrayDataset, Compose, DataLoader, Normalize, RandomCrop,
                            RandomHorizontalFlip, ToFloat)
 from resnext_np import data as datasets
-from resnext_np import divergence
-from resnext_np.checkpoint import (CHECKPOINT_NAME, CheckpointError, existing_checkpoint, load_for_resume,
-                                   save_checkpoint)
-from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
+from resnext_np import trainer as training_loop
+from resnext_np.budget import TIMED_STEPS, plan_for_budget, plan_for_epochs, plan_from_dict, time_calls
+from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, existing_checkpoint, load_for_resume
+from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS, build_model
+from resnext_np.recipe import DEFAULT_RECIPE, RECIPES, make_optimizer
 from resnext_np.run_folder import RunFolder, RunFolderError
-from resnext_np.stop import StopFlag
+from resnext_np.trainer import TrainingDiverged, UsageError
 
+__all__ = ["main", "run", "parse_args", "build_parser", "CHECKPOINT_NAME", "METRICS_NAME", "PLOT_NAME",
+           "UsageError", "TrainingDiverged"]
 
-class UsageError(Exception):
-    """A mistake in the command line or the files it names: reported in one line, exit code 2."""
-
-
-class TrainingDiverged(Exception):
-    """A loss, gradient, weight or buffer became NaN or infinite: reported with the step and layer, exit code 3."""
+DEFAULT_CIFAR_BUDGET_MINUTES = 10.0
+DEFAULT_SYNTHETIC_EPOCHS = 6
+RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
+                  "warmup", "label_smoothing", "ema_decay", "flip_tta")
 
 
 # ----------------------------------------------------------------------------- arguments
+def _recipe_default(field):
+    values = ", ".join(f"{name}: {getattr(recipe, field)}" for name, recipe in RECIPES.items())
+    return f"default: the recipe's ({values})"
+
+
 def build_parser():
+    recipes = "; ".join(f"{name}: {recipe.describe()}" for name, recipe in RECIPES.items())
     parser = argparse.ArgumentParser(
         prog="python -m resnext_np.train",
         description="Train a CIFAR ResNeXt with minigrad on the CPU.",
+        epilog=f"Recipes ({DEFAULT_RECIPE} is the default; see resnext_np/recipe.py): {recipes}. "
+               "Each option below that says 'the recipe's' overrides one value of the recipe.",
     )
-    parser.add_argument("--dataset", choices=["synthetic", "cifar10", "cifar100"], default="synthetic")
-    parser.add_argument("--data-dir", default=None, help="folder holding the CIFAR archive or its extracted folder "
-                        f"(default: ${datasets.DATA_DIR_ENV} or {datasets.default_data_dir()})")
-    parser.add_argument("--download", action="store_true", help="download the CIFAR archive if it is missing")
-    parser.add_argument("--model", choices=sorted(PRESETS), default=DEFAULT_PRESET)
-    parser.add_argument("--epochs", type=int, default=None, help="default: 4 on synthetic, 300 on CIFAR (the paper's)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.1 * batch_size / 128")
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--schedule", choices=["multistep", "cosine"], default="multistep")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="output folder (default: runs/<dataset>-<model>)")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for minigrad (minigrad.set_num_threads; default: every core)")
-    parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
-    parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch instead)")
+    add = parser.add_argument
+    add("--dataset", choices=["synthetic", "cifar10", "cifar100"], default="synthetic", help="default: synthetic")
+    add("--data-dir", default=None, help="folder holding the CIFAR archive or its extracted folder "
+        f"(default: ${datasets.DATA_DIR_ENV} or {datasets.default_data_dir()})")
+    add("--download", action="store_true", help="download the CIFAR archive if it is missing (default: no)")
+    add("--model", choices=sorted(PRESETS), default=DEFAULT_PRESET, help=f"default: {DEFAULT_PRESET}")
+    add("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help=f"default: {DEFAULT_RECIPE}")
+    add("--time-budget", type=float, default=None, metavar="MINUTES",
+        help="plan the run to finish within this many minutes of this machine's time, setup and evaluations "
+             f"included (default: {DEFAULT_CIFAR_BUDGET_MINUTES:g} on CIFAR when --epochs is not given; none on synthetic)")
+    add("--epochs", type=int, default=None,
+        help=f"train this many epochs instead of a time budget (default: {DEFAULT_SYNTHETIC_EPOCHS} on synthetic)")
+    add("--batch-size", type=int, default=None, help=_recipe_default("batch_size"))
+    add("--lr", type=float, default=None, help="peak learning rate (default: the recipe's "
+        + ", ".join(f"{n}: {r.lr:g}" for n, r in RECIPES.items()) + ", times batch size / the recipe's batch size)")
+    add("--momentum", type=float, default=None, help=_recipe_default("momentum"))
+    add("--nesterov", action=argparse.BooleanOptionalAction, default=None, help=_recipe_default("nesterov"))
+    add("--weight-decay", type=float, default=None, help=_recipe_default("weight_decay"))
+    add("--decay-norms-and-biases", action=argparse.BooleanOptionalAction, default=None,
+        help="apply weight decay to BatchNorm weights and biases too; " + _recipe_default("decay_norms_and_biases"))
+    add("--schedule", choices=["multistep", "cosine", "onecycle"], default=None, help=_recipe_default("schedule"))
+    add("--warmup", type=float, default=None, help="fraction of the steps spent warming up (onecycle); "
+        + _recipe_default("warmup"))
+    add("--label-smoothing", type=float, default=None, help=_recipe_default("label_smoothing"))
+    add("--ema-decay", type=float, default=None, help="decay of the moving average of the weights, 0 for none; "
+        + _recipe_default("ema_decay"))
+    add("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+        help="also report accuracy with flip test-time augmentation; " + _recipe_default("flip_tta"))
+    add("--seed", type=int, default=0, help="default: 0")
+    add("--out", default=None, help="output folder (default: a new runs/<dataset>-<model>[-N]; "
+        "with --resume, the latest one)")
+    add("--resume", action="store_true", help="continue the run in --out (default: the latest run's folder)")
+    add("--threads", type=int, default=None,
+        help=f"CPU threads for minigrad (default: every core, {mg.kernels.threads.MAX_THREADS} here)")
+    add("--train-size", type=int, default=None, help="use only the first N training images (default: all)")
+    add("--test-size", type=int, default=None, help="use only the first N test images (default: all)")
+    add("--no-progress", action="store_true", help="no progress bars, one line per epoch (default: bars)")
     return parser
 
 
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.epochs is None:
-        args.epochs = 4 if args.dataset == "synthetic" else 300
+    recipe = RECIPES[args.recipe]
+    for name in RECIPE_OPTIONS:
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(recipe, name))
     if args.lr is None:
-        args.lr = 0.1 * args.batch_size / 128
-    if args.out is None:
-        args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
+        args.lr = recipe.lr * args.batch_size / recipe.batch_size
+    if args.epochs is None and args.time_budget is None:
+        if args.dataset == "synthetic":
+            args.epochs = DEFAULT_SYNTHETIC_EPOCHS
+        else:
+            args.time_budget = DEFAULT_CIFAR_BUDGET_MINUTES
+    if args.epochs is not None and args.time_budget is not None:
+        parser.error(f"give --epochs ({args.epochs}) or --time-budget ({args.time_budget:g}), not both")
     for name in ("epochs", "batch_size", "train_size", "test_size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    checks = [
+        ("time_budget", args.time_budget is None or (math.isfinite(args.time_budget) and args.time_budget > 0), "> 0"),
+        ("lr", math.isfinite(args.lr) and args.lr > 0, "> 0"),
+        ("momentum", math.isfinite(args.momentum) and 0 <= args.momentum < 1, "in [0, 1)"),
+        ("weight_decay", math.isfinite(args.weight_decay) and args.weight_decay >= 0, ">= 0"),
+        ("warmup", math.isfinite(args.warmup) and 0 <= args.warmup < 1, "in [0, 1)"),
+        ("label_smoothing", math.isfinite(args.label_smoothing) and 0 <= args.label_smoothing < 1, "in [0, 1)"),
+        ("ema_decay", math.isfinite(args.ema_decay) and 0 <= args.ema_decay < 1, "in [0, 1)"),
+    ]
+    for name, good, wanted in checks:
+        if not good:
+            parser.error(f"--{name.replace('_', '-')} must be a finite number {wanted}, got {getattr(args, name)}")
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not (math.isfinite(args.momentum) and 0 <= args.momentum < 1):
-        parser.error(f"--momentum must be a finite number in [0, 1), got {args.momentum}")
-    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
-        parser.error(f"--weight-decay must be a finite number >= 0, got {args.weight_decay}")
     if args.nesterov and args.momentum == 0:
         parser.error("--nesterov needs --momentum > 0 (or pass --no-nesterov)")
     return args
+
+
+# ----------------------------------------------------------------------------- run folders
+def choose_out(args):
+    """``args.out`` if given; else a fresh numbered folder, or with --resume the latest one."""
+    if args.out is not None:
+        return args.out
+    base = os.path.join("runs", f"{args.dataset}-{args.model}")
+    candidates = [base] + [f"{base}-{number}" for number in range(2, 10_000)]
+    if args.resume:
+        with_checkpoints = [path for path in candidates[:_count_existing(candidates)] if existing_checkpoint(path)]
+        if not with_checkpoints:
+            raise UsageError(f"no run to resume in {base}[-N]; run without --resume first (or give --out)")
+        return with_checkpoints[-1]
+    return next(path for path in candidates if not existing_checkpoint(path))
+
+
+def _count_existing(candidates):
+    """How many of base, base-2, base-3, ... to look at: up to the last one that exists."""
+    last = 0
+    for index, path in enumerate(candidates):
+        if os.path.isdir(path):
+            last = index + 1
+        elif index > last + 100:
+            break
+    return last
 
 
 # ---------------------------------------------------------------------------------- data
@@ -108,7 +180,7 @@ def load_data(args):
     """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
     try:
         train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download,
-                                            progress=not args.no_progress)
+                                            progress=not args.no_progress, download_hint="Pass --download")
     except (datasets.DatasetError, OSError) as error:
         raise UsageError(str(error)) from None
     train_images, train_labels = train.images[: args.train_size], train.labels[: args.train_size]
@@ -128,56 +200,47 @@ def make_loaders(args, train_images, train_labels, test_images, test_labels):
     return train_loader, test_loader
 
 
-# ----------------------------------------------------------------------- optimisation
-def make_optimizer(args, model):
-    optimizer = mg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                             nesterov=args.nesterov, weight_decay=args.weight_decay)
-    if args.schedule == "cosine":
-        scheduler = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    else:
-        milestones = sorted({max(1, round(args.epochs * 0.5)), max(1, round(args.epochs * 0.75))})
-        scheduler = mg.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
-    return optimizer, scheduler
+# ----------------------------------------------------------------------------- planning
+def measure_plan(args, loaders, num_classes, spent_seconds):
+    """Time steps and an evaluation on a throwaway model, then plan the budget (see budget.py)."""
+    train_loader, test_loader = loaders
+    model = build_model(args.model, num_classes=num_classes, generator=12345)
+    optimizer, _ = make_optimizer(args, model, total_steps=1)
+    timing_loader = copy.deepcopy(train_loader)
+    images, labels = next(iter(timing_loader))
+
+    def train_step():
+        loss = mg.functional.cross_entropy(model(mg.tensor(images)), labels, label_smoothing=args.label_smoothing)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step_seconds = time_calls(train_step, TIMED_STEPS)
+    test_images = next(iter(test_loader))[0]
+
+    def evaluate_batch():
+        model.eval()
+        with mg.no_grad():
+            model(mg.tensor(test_images))
+
+    batch_seconds = time_calls(evaluate_batch, 2)
+    evaluation_seconds = batch_seconds * len(test_loader)  # the last batch may be smaller: a safe overestimate
+    final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
+    spent = spent_seconds() + 0.0
+    try:
+        return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds, evaluation_seconds,
+                               final_seconds)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
-def evaluate(model, loader):
-    """(mean loss, accuracy, per-class (correct, total)) over a loader, in eval mode, without grad."""
-    model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
-    predictions, labels_seen = [], []
-    with mg.no_grad():
-        for images, labels in loader:
-            logits = model(mg.tensor(images))
-            total_loss += mg.functional.cross_entropy(logits, labels).item() * len(labels)
-            predicted = logits.data.argmax(axis=1)
-            correct += int((predicted == labels).sum())
-            seen += len(labels)
-            predictions.append(predicted)
-            labels_seen.append(labels)
-    return total_loss / seen, correct / seen, np.concatenate(predictions), np.concatenate(labels_seen)
-
-
-# ------------------------------------------------------------------------- the loop
-def _progress(iterable, total, description, enabled, leave, unit):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=description, leave=leave, unit=unit, dynamic_ncols=True)
-
-
-def run(args):
+# ------------------------------------------------------------------------------- the run
+def run(args, clock=time.perf_counter):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
+    started = clock()
     if args.threads is not None:
         mg.set_num_threads(min(args.threads, mg.kernels.threads.MAX_THREADS))
-    with RunFolder(args.out) as folder:
-        if folder.removed_temporaries:
-            print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
-                  f"by an interrupted run: {', '.join(folder.removed_temporaries)}")
-        return _train(args)
-
-
-def _train(args):
+    args.out = choose_out(args)
     checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
     found = existing_checkpoint(args.out)
     if not args.resume and found:
@@ -190,130 +253,41 @@ def _train(args):
     if args.batch_size > len(train_images):
         raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(train_images)} training images; "
                          f"use --batch-size {len(train_images)} or less")
-    mg.manual_seed(args.seed)
-    model = build_model(args.model, num_classes=len(class_names))
-    optimizer, scheduler = make_optimizer(args, model)
-    train_loader, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
-    history, start_epoch, partial, saved_at = [], 0, None, None  # saved_at: what the checkpoint on disk holds
-
+    loaders = make_loaders(args, train_images, train_labels, test_images, test_labels)
+    steps_per_epoch = len(loaders[0])
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        train_loader.load_state_dict(checkpoint["train_loader"])
-        history, start_epoch, partial = checkpoint["history"], checkpoint["epoch"], checkpoint["partial_epoch"]
-        saved_at = f"epoch {start_epoch + 1}, step {partial['batches_done']}" if partial else f"end of epoch {start_epoch}"
-        if start_epoch >= args.epochs and partial is None:
-            print(f"{checkpoint_path} already finished {start_epoch} epochs; nothing to do")
-            return history
-        print(f"resuming from {checkpoint_path}: epoch {start_epoch + 1}"
-              + (f", after batch {partial['batches_done']}" if partial else ""))
-        if checkpoint["args"]["epochs"] != args.epochs:
-            print(f"--epochs is now {args.epochs} (was {checkpoint['args']['epochs']}); the learning-rate schedule "
-                  f"stays the one planned for {checkpoint['args']['epochs']} epochs")
+        plan = plan_from_dict(checkpoint["plan"])
+        if args.epochs is not None and args.epochs != plan.epochs:
+            if plan.budget_seconds:
+                raise UsageError(f"this run was planned by --time-budget ({plan.describe()}); --epochs cannot change it")
+            print(f"--epochs is now {args.epochs} (was {plan.epochs}); the learning-rate schedule stays the one "
+                  f"planned for {plan.epochs} epochs, and the extra steps run at its final rate")
+            plan = plan_for_epochs(args.epochs, steps_per_epoch)
+    elif args.time_budget is not None:
+        print(f"planning {args.time_budget:g} min: timing {TIMED_STEPS + 1} training steps and an evaluation...")
+        plan = measure_plan(args, loaders, len(class_names), lambda: clock() - started)
+    else:
+        plan = plan_for_epochs(args.epochs, steps_per_epoch)
 
-    def snapshot(epoch, partial_epoch):
-        return {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "train_loader": train_loader.state_dict(), "epoch": epoch, "partial_epoch": partial_epoch,
-            "history": history, "args": vars(args), "class_names": list(class_names),
-        }
-
-    def save(state):
-        try:
-            save_checkpoint(checkpoint_path, state)
-        except CheckpointError as error:
-            raise TrainingDiverged(str(error)) from None
-        except OSError as error:
-            kept = f"the previous checkpoint ({saved_at}) is kept" if saved_at else "no checkpoint was written"
-            raise UsageError(f"could not write {checkpoint_path}: {error.strerror or error}; {kept}") from None
-
-    def diverged(what, epoch, step, where):
-        kept = (f"the last good checkpoint ({saved_at}) is kept in {checkpoint_path}" if saved_at
-                else "no checkpoint was written")
-        return TrainingDiverged(f"{what} at epoch {epoch + 1}, step {step + 1}" + (f"; it started in {where}" if where else "")
-                                + f". Training stopped; {kept}. A smaller --lr (now {args.lr:g}) usually helps.")
-
-    show_progress = not args.no_progress
-    print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
-          f"{len(train_images)} training and {len(test_images)} test images of {args.dataset}, "
-          f"batch {args.batch_size}, {args.epochs} epochs")
-    with StopFlag() as stop:
-        epochs = _progress(range(start_epoch, args.epochs), args.epochs - start_epoch, "epochs", show_progress, True, "epoch")
-        for epoch in epochs:
-            model.train()
-            if partial is not None:
-                # Replay the loader from the start of this epoch: the same permutation and augmentation.
-                train_loader.load_state_dict({"seed": train_loader.seed, "epoch": epoch})
-            sums = dict(partial["sums"]) if partial else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            skip = partial["batches_done"] if partial else 0
-            partial = None
-            started = time.perf_counter()
-            batches = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}", show_progress, False, "batch")
-            for step, (images, labels) in enumerate(batches):
-                if step < skip:
-                    continue
-                logits = model(mg.tensor(images))
-                loss = mg.functional.cross_entropy(logits, labels)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    where = divergence.first_non_finite_output(model, images) or divergence.first_non_finite_state(model)
-                    raise diverged(f"the loss became {loss_value}", epoch, step, where)
-                optimizer.zero_grad()
-                loss.backward()
-                bad_gradient = divergence.first_non_finite_gradient(model)
-                if bad_gradient:
-                    raise diverged(f"the gradient of {bad_gradient} became non-finite", epoch, step, None)
-                optimizer.step()
-                bad_state = divergence.first_non_finite_state(model)
-                if bad_state:
-                    raise diverged(f"{bad_state} became non-finite", epoch, step, None)
-                sums["loss"] += loss_value * len(labels)
-                sums["correct"] += int((logits.data.argmax(axis=1) == labels).sum())
-                sums["seen"] += len(labels)
-                elapsed = sums["seconds"] + time.perf_counter() - started
-                if show_progress:
-                    batches.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
-                                        acc=f"{sums['correct'] / sums['seen']:.3f}",
-                                        img_s=f"{sums['seen'] / max(elapsed, 1e-9):.0f}")
-                if stop.requested:
-                    sums["seconds"] = elapsed
-                    save(snapshot(epoch, {"batches_done": step + 1, "sums": sums}))
-                    print(f"saved {checkpoint_path} at epoch {epoch + 1}, step {step + 1}; "
-                          f"continue with the same command plus --resume")
-                    raise KeyboardInterrupt(stop.signal_number)
-            seconds = sums["seconds"] + time.perf_counter() - started
-            learning_rate = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-            test_loss, test_acc, _, _ = evaluate(model, test_loader)
-            if not math.isfinite(test_loss):
-                where = divergence.first_non_finite_output(model.eval(), next(iter(test_loader))[0])
-                raise diverged(f"the test loss became {test_loss}", epoch, len(train_loader) - 1, where)
-            history.append({
-                "epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"], "train_acc": sums["correct"] / sums["seen"],
-                "test_loss": test_loss, "test_acc": test_acc, "lr": learning_rate, "seconds": seconds,
-                "images_per_second": sums["seen"] / max(seconds, 1e-9),
-            })
-            save(snapshot(epoch + 1, None))
-            saved_at = f"end of epoch {epoch + 1}"
-            _write_or_explain(write_metrics, args.out, history)
-            row = history[-1]
-            message = (f"epoch {row['epoch']}/{args.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
-                       f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f} | lr {row['lr']:.4g} | "
-                       f"{row['seconds']:.1f}s, {row['images_per_second']:.0f} img/s")
-            (epochs.write if show_progress else print)(message)
-    note = _write_or_explain(plot_curves, args.out, history)
-    print(note or f"curves: {os.path.join(args.out, PLOT_NAME)}")
-    print(f"metrics: {os.path.join(args.out, METRICS_NAME)}; checkpoint: {checkpoint_path}")
-    print(f"final test accuracy: {history[-1]['test_acc']:.4f}")
-    return history
-
-
-def _write_or_explain(write, out_dir, history):
-    try:
-        return write(out_dir, history)
-    except OSError as error:
-        raise UsageError(f"could not write to {out_dir}: {error.strerror or error}") from None
+    with RunFolder(args.out) as folder:
+        if folder.removed_temporaries:
+            print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
+                  f"by an interrupted run: {', '.join(folder.removed_temporaries)}")
+        trainer = training_loop.Trainer(args, loaders, class_names, plan, clock=clock)
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+            if trainer.start_epoch >= plan.epochs and trainer.partial is None:
+                print(f"{checkpoint_path} already finished {trainer.start_epoch} epochs; nothing to do")
+                return trainer.history
+            print(f"resuming from {checkpoint_path}: epoch {trainer.start_epoch + 1}"
+                  + (f", after batch {trainer.partial['batches_done']}" if trainer.partial else ""))
+        else:
+            trainer.spent_seconds = clock() - started
+        parameters = sum(p.numel() for p in trainer.model.parameters())
+        print(f"{args.model}: {parameters:,} parameters, {len(train_images)} training and {len(test_images)} test "
+              f"images of {args.dataset}, batch {args.batch_size}, recipe {args.recipe}; writing to {args.out}")
+        print(f"plan: {plan.describe()}")
+        return trainer.fit()
 
 
 def main(argv=None):

@@ -47,13 +47,16 @@ class Softmax(Function):
 
 
 class CrossEntropy(Function):
-    """loss = -(1/N) sum_n log_softmax(logits_n)[target_n] ;  dlogits = (softmax(logits) - onehot(target)) / N * dloss
+    """loss = -(1/N) sum_n sum_k q_nk log_softmax(logits_n)_k ;  dlogits = (softmax(logits) - q) / N * dloss
 
-    ``logits`` has shape (N, K); ``target`` holds N integer class labels in [0, K).
+    ``logits`` has shape (N, K); ``target`` holds N integer class labels in [0, K).  The target
+    distribution q is the one-hot label, or with label smoothing eps (PyTorch's definition)
+    q = (1 - eps) * onehot(target) + eps / K: every class keeps a little probability, so the
+    logits are not pushed to grow without bound on examples the model already gets right.
     """
 
     @staticmethod
-    def forward(ctx, logits, target):
+    def forward(ctx, logits, target, label_smoothing=0.0):
         if logits.ndim != 2:
             raise ValueError(f"cross_entropy expects logits of shape (N, classes), got {logits.shape}")
         if target.dtype.kind not in "iu":
@@ -68,15 +71,22 @@ class CrossEntropy(Function):
             raise ValueError(f"cross_entropy: label {bad} is outside [0, {classes})")
         log_probs = _log_softmax(logits, axis=1)
         ctx.save_for_backward(log_probs, target)
+        ctx.label_smoothing = label_smoothing
         rows = np.arange(logits.shape[0])
-        return np.asarray(-log_probs[rows, target].mean(), dtype=logits.dtype)
+        nll = -log_probs[rows, target]
+        if label_smoothing:
+            nll = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(axis=1)
+        return np.asarray(nll.mean(), dtype=logits.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         log_probs, target = ctx.saved_tensors
-        batch = log_probs.shape[0]
-        grad = np.exp(log_probs)
-        grad[np.arange(batch), target] -= 1
+        batch, classes = log_probs.shape
+        eps = ctx.label_smoothing
+        grad = np.exp(log_probs)  # softmax(logits)
+        if eps:
+            grad -= eps / classes
+        grad[np.arange(batch), target] -= 1 - eps
         return grad * (grad_out / batch), None
 
 
@@ -100,10 +110,17 @@ def _one_axis(dim, axis, op_name, x):
     return int(chosen)
 
 
-def cross_entropy(logits, target):
-    """Mean negative log-likelihood of integer ``target`` labels under ``softmax(logits)``."""
+def cross_entropy(logits, target, label_smoothing=0.0):
+    """Mean negative log-likelihood of integer ``target`` labels under ``softmax(logits)``.
+
+    ``label_smoothing`` in [0, 1] mixes the one-hot target with the uniform distribution, as
+    ``torch.nn.functional.cross_entropy(..., label_smoothing=)`` does.
+    """
     from minigrad.tensor import Tensor
 
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float, np.floating)) \
+            or not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target))
-    return CrossEntropy.apply(logits, target)
+    return CrossEntropy.apply(logits, target, label_smoothing=float(label_smoothing))

@@ -113,5 +113,9 @@ class Sequential(ModuleList):
 class CrossEntropyLoss(Module):
     """Mean cross-entropy of integer class labels under softmax(logits); see ``F.cross_entropy``."""
 
+    def __init__(self, label_smoothing=0.0):
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
     def forward(self, logits, target):
-        return F.cross_entropy(logits, target)
+        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)

@@ -93,7 +93,7 @@ def read_cifar_folder(folder, name, train=True):
 
 
 def load_cifar(name, root=None, train=True, download=False, md5="official", base_url=None,
-               progress=True):
+               progress=True, download_hint="Pass download=True"):
     """Load the CIFAR-10 or CIFAR-100 train or test split as :class:`LabeledImages`.
 
     Looks in ``root`` (default :func:`default_data_dir`) for the extracted folder, then for
@@ -104,6 +104,8 @@ def load_cifar(name, root=None, train=True, download=False, md5="official", base
         md5: what the archive must hash to: ``"official"`` (default), a hex string, or
             ``None`` to skip the check.  An already extracted folder is not checked.
         base_url: passed to :func:`download_cifar`.
+        download_hint: how the caller asks for a download, for the missing-data message (the
+            training command says "Pass --download").
     """
     cifar = cifar_format(name)
     root = Path(root) if root is not None else default_data_dir()
@@ -113,8 +115,8 @@ def load_cifar(name, root=None, train=True, download=False, md5="official", base
         if not archive.is_file():
             if not download:
                 raise FileNotFoundError(
-                    f"{cifar.name} not found: neither {folder} nor {archive} exists. Pass "
-                    f"download=True to fetch it. {offline_help(cifar, root)}"
+                    f"{cifar.name} not found: neither {folder} nor {archive} exists. {download_hint} "
+                    f"to fetch it. {offline_help(cifar, root)}"
                 )
             archive = download_cifar(cifar.name, root, base_url=base_url, md5=md5,
                                      progress=progress)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from resnext_np import divergence, evaluate, metrics, train
+from resnext_np import divergence, evaluate, metrics, scoring, train, trainer
 from resnext_np.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnext_np.run_folder import RunFolder, RunFolderError
 
@@ -71,7 +71,7 @@ def test_a_flipped_byte_in_a_checkpoint_stops_resume_and_evaluate(finished_run, 
 def test_resume_refuses_changed_training_options_and_names_them(finished_run, capsys):
     code, _, err = run_main(ONE_EPOCH + ["--out", str(finished_run), "--resume", "--lr", "0.5", "--momentum", "0.5"], capsys)
     assert code == 2
-    assert "--lr is 0.5 but the checkpoint was made with 0.025" in err
+    assert "--lr is 0.5 but the checkpoint was made with 0.05" in err
     assert "--momentum is 0.5 but the checkpoint was made with 0.9" in err
 
 
@@ -143,13 +143,13 @@ def test_an_infinite_batchnorm_variance_is_caught_and_the_good_checkpoint_kept(f
     good = (tmp_path / train.CHECKPOINT_NAME).read_bytes()
     real_step = mg.optim.SGD.step
     model_holder = {}
-    real_build = train.build_model
+    real_build = trainer.build_model
 
     def build_and_keep(*args, **kwargs):
         model_holder["model"] = model = real_build(*args, **kwargs)
         return model
 
-    monkeypatch.setattr(train, "build_model", build_and_keep)
+    monkeypatch.setattr(trainer, "build_model", build_and_keep)
 
     def poison_running_var(optimizer):
         real_step(optimizer)
@@ -165,7 +165,7 @@ def test_an_infinite_batchnorm_variance_is_caught_and_the_good_checkpoint_kept(f
 
 
 def test_a_non_finite_test_loss_stops_the_run_without_saving_that_epoch(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(train, "evaluate", lambda model, loader: (math.nan, 0.1, None, None))
+    monkeypatch.setattr(scoring, "evaluate", lambda model, loader, flip_tta=False: (math.nan, 0.1, None, None))
     code, _, err = run_main(ONE_EPOCH + ["--out", str(tmp_path)], capsys)
     assert code == 3 and "the test loss became nan at epoch 1" in err and "no checkpoint was written" in err
     assert not (tmp_path / train.CHECKPOINT_NAME).exists() and not (tmp_path / train.METRICS_NAME).exists()

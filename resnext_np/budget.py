@@ -1,0 +1,98 @@
+"""Planning a run: how many optimiser steps fit in ``--time-budget`` minutes on this machine.
+
+A schedule that decays the learning rate must know where training ends before it starts, so a
+time budget is turned into a number of steps once, up front:
+
+1. time a few real training steps (after one untimed step, which pays for compilation and
+   first-touch page faults) and one evaluation batch, on a throwaway copy of the model;
+2. solve  setup + steps * step_seconds + epochs * evaluation_seconds + final_evaluation <= budget
+   for the largest whole number of steps, leaving ``MARGIN`` of the budget for noise;
+3. from then on the run is step-based: the plan is stored in the checkpoint, so ``--resume``
+   continues the very same schedule (the budget is not re-measured on another machine or day).
+
+If the machine turns slower than measured, the run still stops on time: the loop checks the clock
+after every step and ends the run (saving a resumable checkpoint) once the budget is spent.
+
+>>> plan = plan_for_budget(budget_seconds=60, spent_seconds=5, steps_per_epoch=10, step_seconds=0.5,
+...                        evaluation_seconds=1.0, final_evaluation_seconds=2.0)
+>>> plan.total_steps, plan.epochs
+(82, 9)
+"""
+
+import math
+import time
+from typing import NamedTuple
+
+MARGIN = 0.05          # of the budget, kept free for timing noise
+TIMED_STEPS = 4        # timed training steps (after one untimed)
+
+
+class Plan(NamedTuple):
+    total_steps: int
+    steps_per_epoch: int
+    epochs: int               # the last one may be partial: total_steps need not be a multiple
+    budget_seconds: float     # 0 when the run was planned in epochs
+    step_seconds: float       # measured (0 when not measured)
+    evaluation_seconds: float
+
+    def steps_in_epoch(self, epoch):
+        """Steps of epoch ``epoch`` (0-based): all of them, except perhaps in the last."""
+        return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+
+    def describe(self):
+        whole, rest = divmod(self.total_steps, self.steps_per_epoch)
+        epochs = f"{whole} epochs" + (f" and {rest} steps" if rest else "")
+        if not self.budget_seconds:
+            return f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps)"
+        return (f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps) in a budget of "
+                f"{self.budget_seconds / 60:g} min: measured {self.step_seconds:.3f} s per step and "
+                f"{self.evaluation_seconds:.1f} s per evaluation")
+
+
+def plan_for_epochs(epochs, steps_per_epoch):
+    return Plan(epochs * steps_per_epoch, steps_per_epoch, epochs, 0.0, 0.0, 0.0)
+
+
+def plan_for_budget(budget_seconds, spent_seconds, steps_per_epoch, step_seconds, evaluation_seconds,
+                    final_evaluation_seconds, margin=MARGIN):
+    """The largest plan whose predicted time fits in ``budget_seconds`` (``spent_seconds`` already used).
+
+    An evaluation runs after every epoch, and ``final_evaluation_seconds`` more at the end (flip
+    test-time augmentation doubles it). Raises ValueError when not even one epoch's worth of
+    steps fits: the message quotes the measured times.
+    """
+    available = budget_seconds * (1 - margin) - spent_seconds - final_evaluation_seconds
+    steps = 0
+    for epochs in range(1, 100_000):
+        # Steps that fit if the run lasts ``epochs`` epochs (each followed by an evaluation).
+        fit = math.floor((available - epochs * evaluation_seconds) / step_seconds)
+        fit = min(fit, epochs * steps_per_epoch)
+        if fit <= (epochs - 1) * steps_per_epoch:
+            break
+        steps = fit
+    if steps < 1:
+        raise ValueError(f"a budget of {budget_seconds / 60:g} min fits no training step: {spent_seconds:.1f} s went "
+                         f"to setup and timing, a step takes {step_seconds:.2f} s and an evaluation "
+                         f"{evaluation_seconds:.1f} s; give a larger --time-budget")
+    return Plan(steps, steps_per_epoch, math.ceil(steps / steps_per_epoch), float(budget_seconds),
+                float(step_seconds), float(evaluation_seconds))
+
+
+def time_calls(call, repeats, clock=time.perf_counter):
+    """Median seconds of ``call()`` over ``repeats`` calls, after one untimed call."""
+    call()
+    seconds = []
+    for _ in range(repeats):
+        started = clock()
+        call()
+        seconds.append(clock() - started)
+    seconds.sort()
+    return seconds[len(seconds) // 2]
+
+
+def plan_to_dict(plan):
+    return plan._asdict()
+
+
+def plan_from_dict(values):
+    return Plan(**values)

@@ -1,0 +1,91 @@
+"""Training recipes: every choice that is not the model, in one named, printable record.
+
+``paper``: the ResNeXt paper's CIFAR recipe (section 5.3), scaled to the planned number of steps.
+SGD with Nesterov momentum 0.9, learning rate 0.1 per 128 images, weight decay 5e-4 on every
+parameter, the learning rate divided by 10 at 50% and 75% of training.
+
+``cpu``: the same model and optimiser with the tricks that the fast-CIFAR literature measured to pay
+per unit of compute (Page 2018; Jordan 2024; He et al. 2019 "Bag of tricks"), each kept only after
+a held-out measurement here (the README's table and issue #15's note give the numbers):
+
+* one-cycle schedule: a linear warm-up over the first 20% of the steps, then a linear decay to
+  ~zero (``minigrad.optim.lr_scheduler.OneCycleLR``). In a short run the decay is where the
+  accuracy is won; a schedule that ends at a high rate wastes the budget;
+* label smoothing 0.1 (``F.cross_entropy(..., label_smoothing=0.1)``);
+* no weight decay on BatchNorm weights and biases, nor on any bias (they set scales and offsets,
+  not the complexity the decay is there to limit);
+* an exponential moving average of the weights, evaluated instead of the raw weights
+  (``minigrad.optim.ExponentialMovingAverage``);
+* flip test-time augmentation: the prediction averages the softmax of the image and its mirror.
+
+A recipe's values are the defaults of the training command's options; any option given on the
+command line overrides its value.
+"""
+
+from dataclasses import asdict, dataclass
+
+import minigrad as mg
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    batch_size: int
+    lr: float                 # peak learning rate at ``batch_size`` (scaled linearly for other sizes)
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    decay_norms_and_biases: bool
+    schedule: str             # "multistep" (÷10 at 50% and 75%), "cosine", or "onecycle"
+    warmup: float             # fraction of the steps spent warming up (onecycle only)
+    label_smoothing: float
+    ema_decay: float          # 0: no moving average of the weights
+    flip_tta: bool
+
+    def describe(self):
+        """One line for ``--help`` and the plan: every value of the recipe."""
+        values = asdict(self)
+        return ", ".join(f"{key.replace('_', '-')} {value}" for key, value in values.items() if key != "name")
+
+
+RECIPES = {
+    "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                    decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
+                    ema_decay=0.0, flip_tta=False),
+    "cpu": Recipe("cpu", batch_size=128, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                  decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
+                  ema_decay=0.99, flip_tta=True),
+}
+DEFAULT_RECIPE = "cpu"
+
+
+def parameter_groups(model, weight_decay, decay_norms_and_biases):
+    """Optimizer groups: ``[{"params": decayed, ...}, {"params": the rest, "weight_decay": 0}]``.
+
+    Without decay: every parameter with fewer than 2 dimensions, i.e. biases and BatchNorm's
+    weight and bias; conv and linear weights keep it.
+    """
+    if decay_norms_and_biases:
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    decayed, exempt = [], []
+    for parameter in model.parameters():
+        (decayed if parameter.ndim >= 2 else exempt).append(parameter)
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
+
+
+def make_optimizer(options, model, total_steps):
+    """SGD over ``parameter_groups`` and a per-step learning-rate schedule for ``total_steps`` steps.
+
+    ``options`` has the recipe's fields (``lr`` is the peak rate for this run's batch size).
+    """
+    groups = parameter_groups(model, options.weight_decay, options.decay_norms_and_biases)
+    optimizer = mg.optim.SGD(groups, lr=options.lr, momentum=options.momentum, nesterov=options.nesterov)
+    if options.schedule == "onecycle":
+        scheduler = mg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.lr, total_steps=total_steps,
+                                                     pct_start=options.warmup, anneal_strategy="linear")
+    elif options.schedule == "cosine":
+        scheduler = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    else:
+        milestones = sorted({max(1, round(total_steps * 0.5)), max(1, round(total_steps * 0.75))})
+        scheduler = mg.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    return optimizer, scheduler
