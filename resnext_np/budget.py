@@ -4,7 +4,8 @@ A schedule that decays the learning rate must know where training ends before it
 time budget is turned into a number of steps once, up front:
 
 1. time a few real training steps (after one untimed step, which pays for compilation and
-   first-touch page faults) and one evaluation batch, on a throwaway copy of the model;
+   first-touch page faults), one evaluation batch and one checkpoint write, on a throwaway copy
+   of the model;
 2. solve  setup + steps * step_seconds + epochs * evaluation_seconds + final_evaluation <= budget
    for the largest whole number of steps, leaving ``MARGIN`` of the budget for noise;
 3. from then on the run is step-based: the plan is stored in the checkpoint, so ``--resume``
@@ -33,7 +34,7 @@ class Plan(NamedTuple):
     epochs: int               # the last one may be partial: total_steps need not be a multiple
     budget_seconds: float     # 0 when the run was planned in epochs
     step_seconds: float       # measured (0 when not measured)
-    evaluation_seconds: float
+    evaluation_seconds: float  # after each epoch: evaluating the test set and writing a checkpoint
 
     def steps_in_epoch(self, epoch):
         """Steps of epoch ``epoch`` (0-based): all of them, except perhaps in the last."""
@@ -41,7 +42,7 @@ class Plan(NamedTuple):
 
     def describe(self):
         whole, rest = divmod(self.total_steps, self.steps_per_epoch)
-        epochs = f"{whole} epochs" + (f" and {rest} steps" if rest else "")
+        epochs = f"{whole} epoch{'s' * (whole != 1)}" + (f" and {rest} step{'s' * (rest != 1)}" if rest else "")
         if not self.budget_seconds:
             return f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps)"
         return (f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps) in a budget of "

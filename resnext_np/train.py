@@ -30,6 +30,7 @@ import copy
 import math
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -201,7 +202,7 @@ def make_loaders(args, train_images, train_labels, test_images, test_labels):
 
 
 # ----------------------------------------------------------------------------- planning
-def measure_plan(args, loaders, num_classes, spent_seconds):
+def measure_plan(args, loaders, num_classes, started, clock=time.perf_counter):
     """Time steps and an evaluation on a throwaway model, then plan the budget (see budget.py)."""
     train_loader, test_loader = loaders
     model = build_model(args.model, num_classes=num_classes, generator=12345)
@@ -215,7 +216,7 @@ def measure_plan(args, loaders, num_classes, spent_seconds):
         loss.backward()
         optimizer.step()
 
-    step_seconds = time_calls(train_step, TIMED_STEPS)
+    step_seconds = time_calls(train_step, TIMED_STEPS, clock)
     test_images = next(iter(test_loader))[0]
 
     def evaluate_batch():
@@ -223,13 +224,17 @@ def measure_plan(args, loaders, num_classes, spent_seconds):
         with mg.no_grad():
             model(mg.tensor(test_images))
 
-    batch_seconds = time_calls(evaluate_batch, 2)
-    evaluation_seconds = batch_seconds * len(test_loader)  # the last batch may be smaller: a safe overestimate
+    def save_checkpoint_like():
+        with tempfile.TemporaryDirectory() as folder:
+            mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, os.path.join(folder, "t.ckpt"))
+
+    batch_seconds = time_calls(evaluate_batch, 2, clock)
+    # After every epoch: an evaluation (the last batch may be smaller: a safe overestimate) and a checkpoint.
+    evaluation_seconds = batch_seconds * len(test_loader) + time_calls(save_checkpoint_like, 1, clock)
     final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
-    spent = spent_seconds() + 0.0
     try:
-        return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds, evaluation_seconds,
-                               final_seconds)
+        return plan_for_budget(args.time_budget * 60, clock() - started, len(train_loader), step_seconds,
+                               evaluation_seconds, final_seconds)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -265,7 +270,7 @@ def run(args, clock=time.perf_counter):
             plan = plan_for_epochs(args.epochs, steps_per_epoch)
     elif args.time_budget is not None:
         print(f"planning {args.time_budget:g} min: timing {TIMED_STEPS + 1} training steps and an evaluation...")
-        plan = measure_plan(args, loaders, len(class_names), lambda: clock() - started)
+        plan = measure_plan(args, loaders, len(class_names), started, clock)
     else:
         plan = plan_for_epochs(args.epochs, steps_per_epoch)
 

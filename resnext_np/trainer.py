@@ -15,6 +15,7 @@ import time
 
 import minigrad as mg
 from resnext_np import divergence, scoring
+from resnext_np.budget import MARGIN
 from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, save_checkpoint
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
 from resnext_np.model import build_model
@@ -136,10 +137,28 @@ class Trainer:
             return scoring.evaluate(self.model, self.test_loader, flip_tta)
 
     # ------------------------------------------------------------------ the loop
+    def time_allowance(self):
+        """Seconds this process may train before it stops on time; None without a budget.
+
+        A fresh run gets what planning left of the budget. A resumed run gets the rest of the
+        budget or, if more, the time the plan predicts for its remaining steps and evaluations:
+        resuming a run that ran out of time finishes its plan instead of stopping at once.
+        """
+        plan = self.plan
+        if not plan.budget_seconds:
+            return None
+        left = plan.budget_seconds - self.spent_seconds
+        if self.partial is None and not self.history:
+            return left
+        done = self.start_epoch * plan.steps_per_epoch + (self.partial["batches_done"] if self.partial else 0)
+        predicted = ((plan.total_steps - done) * plan.step_seconds
+                     + (plan.epochs - self.start_epoch) * plan.evaluation_seconds)
+        return max(left, predicted * (1 + 2 * MARGIN))
+
     def fit(self):
         args, plan = self.args, self.plan
         show_progress = not args.no_progress
-        budget = plan.budget_seconds
+        allowance = self.time_allowance()
         started = self.clock()
         out_of_time = False
         with StopFlag(write=write_line if show_progress else None) as stop:
@@ -171,8 +190,9 @@ class Trainer:
                         batches.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
                                             acc=f"{sums['correct'] / sums['seen']:.3f}",
                                             img_s=f"{sums['seen'] / max(elapsed, 1e-9):.0f}")
-                    spent = self.spent_seconds + self.clock() - started
-                    out_of_time = bool(budget) and spent > budget and step + 1 < steps
+                    now = self.clock()
+                    spent = self.spent_seconds + now - started
+                    out_of_time = allowance is not None and now - started > allowance and step + 1 < steps
                     if stop.requested or out_of_time:
                         sums["seconds"] = elapsed
                         self.save(self.snapshot(epoch, {"batches_done": step + 1, "sums": sums}, spent))
@@ -181,7 +201,7 @@ class Trainer:
                             write_line(f"saved {self.checkpoint_path} at {where}; "
                                        f"continue with the same command plus --resume")
                             raise KeyboardInterrupt(stop.signal_number)
-                        write_line(f"the time budget of {budget / 60:g} min ran out at {where} of the plan "
+                        write_line(f"the time budget of {plan.budget_seconds / 60:g} min ran out at {where} of the plan "
                                    f"(this machine ran slower than measured); saved {self.checkpoint_path}, "
                                    f"which --resume continues")
                         break
@@ -220,6 +240,9 @@ class Trainer:
             print(f"test accuracy after the last step run: {accuracy:.4f} ({weights}"
                   + (", flip test-time augmentation" if args.flip_tta else "") + ")")
         if not self.history:
+            return self.history
+        if not completed:
+            write_or_explain(plot_curves, args.out, self.history, run_title(args, self.plan))
             return self.history
         final = self.history[-1]
         if completed and args.flip_tta and "test_acc_flip_tta" not in final:

@@ -207,6 +207,12 @@ CASES = {
         "logits of size 1e3": (
             lambda logits: loss.cross_entropy(logits, np.array([1, 0])),
             lambda rng: (mg.tensor(1e3 * np.array([[1.0, 0.9, -1.0], [1.0, 1.0, -1.0]]), requires_grad=True),)),
+        "label smoothing 0.1": (
+            lambda logits: loss.cross_entropy(logits, np.array([0, 2, 1, 2, 4]), label_smoothing=0.1),
+            lambda rng: (leaf(rng, 5, 5),)),
+        "label smoothing 1 (uniform target)": (
+            lambda logits: loss.cross_entropy(logits, np.array([1, 0]), label_smoothing=1.0),
+            lambda rng: (leaf(rng, 2, 3),)),
     },
 }
 

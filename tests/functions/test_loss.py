@@ -89,3 +89,36 @@ def test_parity_with_torch():
     tloss.backward()
     assert loss.item() == pytest.approx(tloss.item(), rel=1e-12)
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.5, 1.0])
+def test_label_smoothing_matches_the_mixed_target_formula(eps):
+    rng = np.random.default_rng(3)
+    logits, target = rng.standard_normal((6, 4)), np.array([0, 3, 1, 1, 2, 0])
+    x = f64(logits)
+    loss = cross_entropy(x, target, label_smoothing=eps)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    q = np.full((6, 4), eps / 4) + (1 - eps) * np.eye(4)[target]
+    assert loss.item() == pytest.approx(-(q * log_p).sum(axis=1).mean(), rel=1e-12)
+    loss.backward()
+    np.testing.assert_allclose(x.grad, (np.exp(log_p) - q) / 6, rtol=1e-10, atol=1e-15)
+
+
+def test_label_smoothing_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    logits, target = rng.standard_normal((7, 5)), rng.integers(0, 5, size=7)
+    x = f64(logits)
+    ours = mg.nn.CrossEntropyLoss(label_smoothing=0.2)(x, target)
+    ours.backward()
+    reference = torch.tensor(logits, requires_grad=True)
+    theirs = torch.nn.functional.cross_entropy(reference, torch.tensor(target), label_smoothing=0.2)
+    theirs.backward()
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
+    np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True, "0.1"])
+def test_label_smoothing_outside_0_1_is_refused(bad):
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\], got"):
+        cross_entropy(f64([[0.0, 1.0]]), [1], label_smoothing=bad)

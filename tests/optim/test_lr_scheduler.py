@@ -9,7 +9,7 @@ import minigrad as mg
 
 from minigrad import nn
 from minigrad.optim import SGD
-from minigrad.optim.lr_scheduler import CosineAnnealingLR, MultiStepLR
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, MultiStepLR, OneCycleLR
 
 
 def optimizer(lr=0.1, groups=1):
@@ -62,6 +62,29 @@ def test_bad_arguments():
         MultiStepLR(optimizer(), milestones=[5, 2])
     with pytest.raises(ValueError, match="T_max must be >= 1, got 0"):
         CosineAnnealingLR(optimizer(), T_max=0)
+    with pytest.raises(ValueError, match="total_steps must be an int >= 1, got 0"):
+        OneCycleLR(optimizer(), max_lr=0.1, total_steps=0)
+    with pytest.raises(ValueError, match="pct_start must be in \\[0, 1\\], got 1.5"):
+        OneCycleLR(optimizer(), max_lr=0.1, total_steps=5, pct_start=1.5)
+    with pytest.raises(ValueError, match="does not cycle momentum"):
+        OneCycleLR(optimizer(), max_lr=0.1, total_steps=5, cycle_momentum=True)
+
+
+def test_one_cycle_warms_up_to_max_lr_then_decays_to_its_floor_and_refuses_extra_steps():
+    scheduler = OneCycleLR(optimizer(), max_lr=1.0, total_steps=11, pct_start=0.5, anneal_strategy="linear",
+                           div_factor=10, final_div_factor=100)
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(10):
+        scheduler.optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    # warm-up ends at step 0.5 * 11 - 1 = 4.5: steps 0..4 rise from 0.1 in steps of 0.9 / 4.5
+    np.testing.assert_allclose(rates[:5], [0.1 + 0.2 * k for k in range(5)], rtol=1e-12)
+    assert rates[-1] == pytest.approx(0.1 / 100, rel=1e-12)  # step 10 = total_steps - 1: the floor
+    assert all(later < earlier for earlier, later in zip(rates[5:], rates[6:]))
+    scheduler.step()  # one more, after the last optimiser step, is allowed (as in PyTorch)
+    with pytest.raises(ValueError, match="more than its total_steps=11"):
+        scheduler.step()
 
 
 @pytest.mark.parametrize(
@@ -71,8 +94,15 @@ def test_bad_arguments():
          lambda torch, o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 4, 4, 7], gamma=0.3)),
         (lambda o: CosineAnnealingLR(o, T_max=6, eta_min=0.001),
          lambda torch, o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.001)),
+        (lambda o: OneCycleLR(o, max_lr=0.4, total_steps=15, pct_start=0.2, anneal_strategy="linear"),
+         lambda torch, o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.4, total_steps=15, pct_start=0.2,
+                                                              anneal_strategy="linear", cycle_momentum=False)),
+        (lambda o: OneCycleLR(o, max_lr=0.3, total_steps=15, pct_start=0.3, div_factor=10, final_div_factor=100),
+         lambda torch, o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.3, total_steps=15, pct_start=0.3,
+                                                              div_factor=10, final_div_factor=100,
+                                                              cycle_momentum=False)),
     ],
-    ids=["MultiStepLR", "CosineAnnealingLR"],
+    ids=["MultiStepLR", "CosineAnnealingLR", "OneCycleLR linear", "OneCycleLR cos"],
 )
 def test_parity_with_torch(make_ours, make_theirs):
     torch = pytest.importorskip("torch")
@@ -88,8 +118,9 @@ def test_parity_with_torch(make_ours, make_theirs):
 
 
 @pytest.mark.parametrize("make", [lambda o: MultiStepLR(o, milestones=[3, 6], gamma=0.5),
-                                  lambda o: CosineAnnealingLR(o, T_max=8, eta_min=0.01)],
-                         ids=["MultiStepLR", "CosineAnnealingLR"])
+                                  lambda o: CosineAnnealingLR(o, T_max=8, eta_min=0.01),
+                                  lambda o: OneCycleLR(o, max_lr=0.3, total_steps=10, pct_start=0.3)],
+                         ids=["MultiStepLR", "CosineAnnealingLR", "OneCycleLR"])
 def test_resume_from_state_dicts_gives_identical_parameters(make):
     rng = np.random.default_rng(0)
     start = rng.standard_normal(3)
