@@ -13,6 +13,8 @@ import math
 import os
 import time
 
+import numpy as np
+
 import minigrad as mg
 from resnext_np import divergence, scoring
 from resnext_np.budget import MARGIN
@@ -127,7 +129,7 @@ class Trainer:
             raise self.diverged(f"{bad_state} became non-finite", epoch, step, None)
         if self.ema is not None:
             self.ema.update(model)
-        return loss_value, int((logits.data.argmax(axis=1) == labels).sum())
+        return plain_cross_entropy(logits.data, labels), int((logits.data.argmax(axis=1) == labels).sum())
 
     def evaluate(self, flip_tta=False):
         """Test loss and accuracy of the weights the run reports: the moving average if there is one."""
@@ -257,6 +259,14 @@ class Trainer:
             line += f"; with flip test-time augmentation {final['test_acc_flip_tta']:.4f}"
         print(line + ")")
         return self.history
+
+
+def plain_cross_entropy(logits, labels):
+    """-mean log softmax(logits)[label]: the loss reported for training, comparable with the test loss
+    (the loss optimised may add label smoothing, which puts a floor under it)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
 def run_title(args, plan):

@@ -72,12 +72,13 @@ __all__ = [
 DATASET_NAMES = ("synthetic", "cifar10", "cifar100")
 
 
-def load_dataset(name, root=None, download=False, seed=0, n_train=5000, n_test=1000,
+def load_dataset(name, root=None, download=False, seed=0, n_train=5000, n_test=1000, difficulty="clear",
                  **cifar_options):
     """Load both splits of ``"synthetic"``, ``"cifar10"`` or ``"cifar100"``: ``(train, test)``.
 
-    ``seed``, ``n_train`` and ``n_test`` apply to the synthetic set only; ``root``,
-    ``download`` and ``cifar_options`` (``md5``, ``base_url``, ``progress``) to CIFAR only.
+    ``seed``, ``n_train``, ``n_test`` and ``difficulty`` apply to the synthetic set only; ``root``,
+    ``download`` and ``cifar_options`` (``md5``, ``base_url``, ``progress``, ``download_hint``) to
+    CIFAR only.
 
     >>> train, test = load_dataset("synthetic", n_train=50, n_test=10)
     >>> len(train), len(test), train.class_names[0]
@@ -85,7 +86,7 @@ def load_dataset(name, root=None, download=False, seed=0, n_train=5000, n_test=1
     """
     key = str(name).lower().replace("-", "").replace("_", "")
     if key == "synthetic":
-        return make_synthetic(n_train, n_test, seed)
+        return make_synthetic(n_train, n_test, seed, difficulty)
     if key in CIFAR_FORMATS:
         return (load_cifar(key, root=root, train=True, download=download, **cifar_options),
                 load_cifar(key, root=root, train=False, download=download, **cifar_options))

@@ -1,6 +1,8 @@
 """The built-in synthetic image set: textures that a linear classifier cannot tell apart and a
 small conv net can."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 from resnext_np.data.images import LabeledImages
@@ -35,9 +37,25 @@ SYNTHETIC_CLASS_NAMES = (
 )
 
 _SIDE = 32
-_MIN_HALF_SIDE, _MAX_HALF_SIDE = 6, 10       # patch side 2*h+1: 13 .. 21 pixels
-_DARKEST_LIGHT, _MIN_CONTRAST = 160.0, 60.0  # light colours in 160..255, dark in 0..99
-_NOISE_STD = 8.0                             # Gaussian pixel noise, in 0..255 units
+_DARKEST_LIGHT = 160.0  # light colours in 160..255, dark ones in 0..(160 - minimum contrast)
+
+
+class Difficulty(NamedTuple):
+    min_half_side: int    # the patch's side is 2 * half_side + 1 pixels
+    max_half_side: int
+    min_contrast: float   # between the dark and the light colour, in 0..255 units
+    noise_std: float      # Gaussian pixel noise, in 0..255 units
+
+
+# "clear": large patches, high contrast, little noise: a small conv net learns it in an epoch or
+#          two (the API's default, and what the tests of the data pipeline use).
+# "noisy": small patches (7..11 pixels), low contrast and strong noise, so a texture is hard to see:
+#          the training command's quick start uses it, because it takes a dozen epochs, and the net
+#          starts to fit its training images better than new ones, as on real data.
+DIFFICULTIES = {
+    "clear": Difficulty(6, 10, 60.0, 8.0),
+    "noisy": Difficulty(3, 5, 30.0, 80.0),
+}
 
 
 def _texture(label, rows, cols, half_side, coin):
@@ -70,10 +88,11 @@ def _texture(label, rows, cols, half_side, coin):
     raise ValueError(f"no synthetic class {label}")
 
 
-def synthetic_images(num_images, seed=0, train=True):
+def synthetic_images(num_images, seed=0, train=True, difficulty="clear"):
     """Generate one split of the synthetic 10-class texture set (see the comment above).
 
-    Deterministic: the same ``(num_images, seed, train)`` gives the same bytes.  Train and test
+    ``difficulty``: ``"clear"`` or ``"noisy"`` (see ``DIFFICULTIES``).
+    Deterministic: the same ``(num_images, seed, train, difficulty)`` gives the same bytes.  Train and test
     come from independent random streams of the same seed.  Classes are balanced (counts
     differ by at most one).
 
@@ -88,11 +107,14 @@ def synthetic_images(num_images, seed=0, train=True):
         raise ValueError(f"num_images must be >= 0, got {num_images}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {sorted(DIFFICULTIES)}, got {difficulty!r}")
+    level = DIFFICULTIES[difficulty]
     n = int(num_images)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0 if train else 1]))
 
     labels = rng.permutation(np.arange(n) % len(SYNTHETIC_CLASS_NAMES)).astype(np.int64)
-    half_side = rng.integers(_MIN_HALF_SIDE, _MAX_HALF_SIDE + 1, size=n)
+    half_side = rng.integers(level.min_half_side, level.max_half_side + 1, size=n)
     centre_row = rng.integers(half_side, _SIDE - half_side)   # patch stays inside the image
     centre_col = rng.integers(half_side, _SIDE - half_side)
     phase = rng.integers(0, 4, size=n)
@@ -119,17 +141,18 @@ def synthetic_images(num_images, seed=0, train=True):
     # One dark and one light colour per image, and a coin for which of them is the ink.  The
     # contrast has the same sign in all three channels (so an edge is an edge in every
     # channel), and averaged over the coin every pixel of every class has the same mean.
-    dark = rng.uniform(0, _DARKEST_LIGHT - _MIN_CONTRAST, size=(n, 3)).astype(np.float32)
+    dark = rng.uniform(0, _DARKEST_LIGHT - level.min_contrast, size=(n, 3)).astype(np.float32)
     light = rng.uniform(_DARKEST_LIGHT, 256, size=(n, 3)).astype(np.float32)
     light_ink = (rng.random(n) < 0.5)[:, None]
     foreground = np.where(light_ink, light, dark)
     background = np.where(light_ink, dark, light)
     images = np.where(ink[:, None], foreground[:, :, None, None], background[:, :, None, None])
-    images += _NOISE_STD * rng.standard_normal(images.shape, dtype=np.float32)
+    images += level.noise_std * rng.standard_normal(images.shape, dtype=np.float32)
     images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
     return LabeledImages(images, labels, SYNTHETIC_CLASS_NAMES)
 
 
-def make_synthetic(n_train=5000, n_test=1000, seed=0):
+def make_synthetic(n_train=5000, n_test=1000, seed=0, difficulty="clear"):
     """``(train, test)`` splits of the synthetic set; see :func:`synthetic_images`."""
-    return synthetic_images(n_train, seed, train=True), synthetic_images(n_test, seed, train=False)
+    return (synthetic_images(n_train, seed, train=True, difficulty=difficulty),
+            synthetic_images(n_test, seed, train=False, difficulty=difficulty))

@@ -437,3 +437,17 @@ def test_linear_on_pixels_fails_but_local_features_work():
     local_accuracy = (softmax_regression(local_train, train.labels, local_test) == test.labels).mean()
     assert linear_accuracy < 0.25, linear_accuracy
     assert local_accuracy > 0.5, local_accuracy
+
+
+def test_the_noisy_synthetic_set_is_harder_for_the_same_features():
+    clear_train, clear_test = data.make_synthetic(1000, 300, seed=0)
+    noisy_train, noisy_test = data.make_synthetic(1000, 300, seed=0, difficulty="noisy")
+    assert noisy_train.images.std() > clear_train.images.std() * 0.5  # it is not blank
+    scores = {}
+    for name, (train, test) in {"clear": (clear_train, clear_test), "noisy": (noisy_train, noisy_test)}.items():
+        predicted = softmax_regression(local_difference_features(train.images), train.labels,
+                                       local_difference_features(test.images))
+        scores[name] = (predicted == test.labels).mean()
+    assert scores["noisy"] < scores["clear"] - 0.15, scores
+    with pytest.raises(ValueError, match="difficulty must be one of \\['clear', 'noisy'\\], got 'hard'"):
+        data.synthetic_images(3, difficulty="hard")
