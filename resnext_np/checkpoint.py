@@ -20,7 +20,7 @@ CHECKPOINT_NAME = "checkpoint.ckpt"
 LEGACY_CHECKPOINT_NAME = "checkpoint.pkl"
 # Options that may change on --resume: where and how fast to run, not what is trained; and --epochs,
 # to continue a finished run (its learning-rate schedule stays the one it was started with).
-RESUMABLE_CHANGES = {"data_dir", "download", "out", "resume", "threads", "no_progress", "epochs"}
+RESUMABLE_CHANGES = {"data_dir", "download", "out", "resume", "threads", "no_progress", "epochs", "plan_only"}
 
 
 class CheckpointError(Exception):

@@ -111,6 +111,8 @@ def build_parser():
     add("--train-size", type=int, default=None, help="use only the first N training images (default: all)")
     add("--test-size", type=int, default=None, help="use only the first N test images (default: all)")
     add("--no-progress", action="store_true", help="no progress bars, one line per epoch (default: bars)")
+    add("--plan-only", action="store_true", help="print the plan (how many steps and epochs the budget buys "
+        "here) and exit without training or writing anything (default: train)")
     return parser
 
 
@@ -264,6 +266,9 @@ def run(args, clock=time.perf_counter):
                          f"use --batch-size {len(train_images)} or less")
     loaders = make_loaders(args, train_images, train_labels, test_images, test_labels)
     steps_per_epoch = len(loaders[0])
+    if checkpoint is not None and "plan" not in checkpoint:
+        raise UsageError(f"{checkpoint_path} was written before runs were planned in steps (it has no plan); "
+                         f"finish it with the version that started it, or start a new run")
     if checkpoint is not None:
         plan = plan_from_dict(checkpoint["plan"])
         if args.epochs is not None and args.epochs != plan.epochs:
@@ -278,6 +283,9 @@ def run(args, clock=time.perf_counter):
     else:
         plan = plan_for_epochs(args.epochs, steps_per_epoch)
 
+    if args.plan_only:
+        print(f"plan: {plan.describe()}")
+        return []
     with RunFolder(args.out) as folder:
         if folder.removed_temporaries:
             print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
