@@ -41,6 +41,7 @@ class Recipe:
     label_smoothing: float
     ema_decay: float          # 0: no moving average of the weights
     flip_tta: bool
+    zero_init_residual: bool  # start every block's last BatchNorm at weight 0: each block begins as the identity
 
     def describe(self):
         """One line for ``--help`` and the plan: every value of the recipe."""
@@ -51,12 +52,24 @@ class Recipe:
 RECIPES = {
     "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
                     decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
-                    ema_decay=0.0, flip_tta=False),
+                    ema_decay=0.0, flip_tta=False, zero_init_residual=False),
     "cpu": Recipe("cpu", batch_size=128, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
                   decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
-                  ema_decay=0.99, flip_tta=True),
+                  ema_decay=0.99, flip_tta=True, zero_init_residual=False),
 }
 DEFAULT_RECIPE = "cpu"
+
+
+def initialise(model, options):
+    """The recipe's changes to the model's initialisation (Goyal et al. 2017: zero-init the last BN
+    of each residual block, so that at the start each block passes its input straight through)."""
+    from resnext_np.block import ResNeXtBottleneck
+
+    if options.zero_init_residual:
+        for module in model.modules():
+            if isinstance(module, ResNeXtBottleneck):
+                module.bn_expand.weight.data[...] = 0.0
+    return model
 
 
 def parameter_groups(model, weight_decay, decay_norms_and_biases):

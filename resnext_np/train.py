@@ -57,7 +57,7 @@ DEFAULT_SYNTHETIC_EPOCHS = 12
 # that 12 epochs take about a minute and a half on 2 cores, hard enough to take those 12 epochs.
 SYNTHETIC_SET = {"n_train": 1000, "n_test": 1000, "difficulty": "noisy"}
 RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
-                  "warmup", "label_smoothing", "ema_decay", "flip_tta")
+                  "warmup", "label_smoothing", "ema_decay", "flip_tta", "zero_init_residual")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -102,6 +102,8 @@ def build_parser():
         + _recipe_default("ema_decay"))
     add("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
         help="also report accuracy with flip test-time augmentation; " + _recipe_default("flip_tta"))
+    add("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
+        help="start each block's last BatchNorm weight at 0; " + _recipe_default("zero_init_residual"))
     add("--seed", type=int, default=0, help="default: 0")
     add("--out", default=None, help="output folder (default: a new runs/<dataset>-<model>[-N]; "
         "with --resume, the latest one)")

@@ -21,7 +21,7 @@ from resnext_np.budget import MARGIN
 from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, save_checkpoint
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
 from resnext_np.model import build_model
-from resnext_np.recipe import make_optimizer
+from resnext_np.recipe import initialise, make_optimizer
 from resnext_np.stop import StopFlag
 
 
@@ -57,7 +57,7 @@ class Trainer:
         self.train_loader, self.test_loader = loaders
         self.class_names = list(class_names)
         mg.manual_seed(args.seed)
-        self.model = build_model(args.model, num_classes=len(class_names))
+        self.model = initialise(build_model(args.model, num_classes=len(class_names)), args)
         # The schedule is fixed by the plan the run started with (it is in the checkpoint).
         self.optimizer, self.scheduler = make_optimizer(args, self.model, plan.total_steps)
         self.schedule_steps = plan.total_steps

@@ -60,6 +60,20 @@ def test_sgd_leaves_the_exempt_group_undecayed():
             np.testing.assert_array_equal(p.data, before[name], err_msg=name)
 
 
+def test_zero_init_residual_makes_every_block_start_as_its_shortcut():
+    from resnext_np.block import ResNeXtBottleneck
+
+    model = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args(["--zero-init-residual"]))
+    blocks = [module for module in model.modules() if isinstance(module, ResNeXtBottleneck)]
+    assert len(blocks) == 3
+    x = mg.tensor(np.random.default_rng(0).standard_normal((2, 64, 8, 8)).astype(np.float32))
+    block = blocks[0]  # 64 -> 64, identity shortcut
+    with mg.no_grad():
+        np.testing.assert_allclose(block(x).data, np.maximum(x.data, 0), rtol=1e-6)
+    untouched = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args([]))
+    assert all(np.all(m.bn_expand.weight.data == 1) for m in untouched.modules() if isinstance(m, ResNeXtBottleneck))
+
+
 def test_flip_tta_averages_the_softmax_of_the_image_and_its_mirror():
     mg.manual_seed(0)
     model = mg.nn.Sequential(mg.nn.Flatten(), mg.nn.Linear(2 * 3 * 4, 5))
