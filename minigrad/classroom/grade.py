@@ -57,7 +57,7 @@ def grade(directory=".", task_ids=None, timeout=DEFAULT_TASK_TIMEOUT, show_outpu
         hidden_tests = Path(hidden_tests).resolve()
         if not hidden_tests.is_dir():
             raise ClassroomError(f"the hidden tests folder {hidden_tests} does not exist")
-        test_paths = [str(path) for path in configured_test_paths(directory)] + [str(hidden_tests)]
+        test_paths = configured_test_paths(directory) + [str(hidden_tests)]
 
     by_environment = {}
     for task in tasks:
@@ -130,18 +130,19 @@ def task_row(task, tests, timed_out=None) -> dict:
     }
 
 
-def configured_test_paths(directory: Path) -> list[Path]:
-    """The folders pytest collects in `directory` when given none (its ``testpaths``), else the folder."""
+def configured_test_paths(directory: Path) -> list[str]:
+    """pytest arguments that collect what a bare `pytest` in `directory` collects: its config file
+    (``-c``: with a path outside the folder, pytest would not find it) and its ``testpaths``."""
     for name, section in (("pytest.ini", "pytest"), ("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
-        config = configparser.ConfigParser()
+        config = configparser.ConfigParser(interpolation=None)
         try:
             config.read(directory / name, encoding="utf-8")
         except configparser.Error:
             continue
         if config.has_section(section):
             paths = config.get(section, "testpaths", fallback="").split()
-            return [directory / path for path in paths] or [directory]
-    return [directory]
+            return ["-c", str(directory / name)] + [str(directory / path) for path in paths or ["."]]
+    return [str(directory)]
 
 
 def _run_pytest(directory: Path, task_ids, environment, timeout, show_output, test_paths=None):
