@@ -1,14 +1,14 @@
 """The grading report as people read it (a table, then why tests failed) and as JSON.
 
 The report is the dict `grade.grade` returns; one row per task (`grade.task_row` says what it
-holds). The table is what a student sees after `python -m minigrad.classroom grade`:
+holds). The table is what a student sees after `python -m minigrad.classroom grade`, then one block per
+failing task with the first line of each failing test's reason and the share of points it is worth:
 
     task                           passed  failed  skipped       points
+    t12_sgd_momentum                7/8         1        0      8.75/10
     ...
-    t12_sgd                           1/4        3        0       2.5/10
-    ...
-    t12_sgd: 3 failing test(s), first line of each reason:
-      tests/optim/test_sgd_task.py::test_nesterov (2.5 pts): AssertionError: nesterov step ...
+    t12_sgd_momentum: 1 failing test(s), first line of each reason:
+      tests/optim/test_sgd_task.py::test_dampening_... (1.25 pts): AssertionError: ...
 """
 
 from __future__ import annotations
