@@ -17,8 +17,8 @@ from resnext_np.block import (
 from resnext_np.convert import FORMS, convert, convert_state_dict, form_of, gradients
 
 # Classroom task t08 (the converters' slicing). Its graded tests move weights without running a
-# block; those that run forms (a) and (b) forward, with im2col + matmul, also grade task t13
-# (test_block_forms.py); tests that also run backward go through t01, t06 and t07 and are not graded.
+# block; the tests that run forms (a) and (b) forward, with im2col + matmul, grade task t13 (as
+# test_block_forms.py does); tests that also run backward go through t01, t06 and t07 and are not graded.
 T08 = pytest.mark.t08_block_converter
 T13 = pytest.mark.t13_block_forms_forward
 
@@ -28,6 +28,7 @@ def im2col_path():
     """"auto" would run the narrow 3x3s with the direct loops, which are task t10."""
     with mg.conv_algorithm("im2col"):
         yield
+
 
 # in, out, stride, cardinality, base_width, widen_factor:  d = int(16 * out / 64), D = 2 * d
 CONFIGS = {
