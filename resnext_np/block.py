@@ -173,9 +173,11 @@ class Branch(Module):
             self.conv_expand = Conv2d(branch_width, out_channels, 1, bias=False, generator=generator)
 
     def forward(self, x):
+        # BEGIN SOLUTION t13_block_forms_forward
         h = F.relu(self.bn_reduce(self.conv_reduce(x)))
         h = F.relu(self.bn(self.conv_conv(h)))
         return self.conv_expand(h) if "conv_expand" in self._modules else h
+        # END SOLUTION
 
 
 class SplitTransformMergeBlock(_BlockBase):
@@ -196,11 +198,13 @@ class SplitTransformMergeBlock(_BlockBase):
 
     def forward(self, x):
         self._check_input(x)
+        # BEGIN SOLUTION t13_block_forms_forward
         total = None
         for branch in self.branches:
             out = branch(x)
             total = out if total is None else total + out
         return self._merge_with_shortcut(x, self.bn_expand(total))
+        # END SOLUTION
 
 
 class EarlyConcatBlock(_BlockBase):
@@ -222,8 +226,10 @@ class EarlyConcatBlock(_BlockBase):
 
     def forward(self, x):
         self._check_input(x)
+        # BEGIN SOLUTION t13_block_forms_forward
         concatenated = F.concatenate([branch(x) for branch in self.branches], axis=1)
         return self._merge_with_shortcut(x, self.bn_expand(self.conv_expand(concatenated)))
+        # END SOLUTION
 
 
 __all__ = [

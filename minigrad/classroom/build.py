@@ -23,6 +23,7 @@ SKIPPED_ANYWHERE = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ipy
                     ".venv", "venv", ".tox", ".eggs"}
 SKIPPED_AT_ROOT = {"build", "dist", "runs"}  # packaging output and training runs
 STAGING_INFIX = ".classroom-build-"
+HIDDEN_TESTS = "tests/hidden"  # the teacher's tests: graded (`grade --with-hidden`), never shipped
 
 
 def default_source_root() -> Path:
@@ -33,11 +34,13 @@ def default_source_root() -> Path:
     raise ClassroomError(f"minigrad is installed from {root}, which is not a project checkout; pass --source DIR")
 
 
-def build_student_copy(out_dir, source=None, task_ids=None, force=False) -> dict:
+def build_student_copy(out_dir, source=None, task_ids=None, force=False, hidden_tests=HIDDEN_TESTS) -> dict:
     """Write the student copy to `out_dir`; return a summary (stubbed tasks, regions per task).
 
     `task_ids=None` stubs every task that has a region; otherwise only the given tasks are
-    stubbed and the rest keep their solutions.
+    stubbed and the rest keep their solutions. The folder `hidden_tests` (relative to the
+    source) is left out of the copy: those tests exist only in the teacher's tree and in the
+    grading run (`grade(..., hidden_tests=...)`).
     """
     source = Path(source).resolve() if source else default_source_root()
     out_dir = Path(out_dir).resolve()
@@ -45,7 +48,10 @@ def build_student_copy(out_dir, source=None, task_ids=None, force=False) -> dict
     for task_id in task_ids or ():
         get_task(task_id)  # unknown ids fail before any work
 
+    hidden = _hidden_folder(source, hidden_tests)
     files = list_project_files(source, out_dir)
+    hidden_files = [rel_path for rel_path in files if hidden and hidden in (source / rel_path).parents]
+    files = [rel_path for rel_path in files if rel_path not in set(hidden_files)]
     regions_by_file = _find_all_regions(source, files)
     regions_per_task = {}
     for rel_path, regions in regions_by_file.items():
@@ -64,14 +70,25 @@ def build_student_copy(out_dir, source=None, task_ids=None, force=False) -> dict
         shutil.copymode(source, staging)  # mkdtemp makes it private (0700)
         _write_copy(source, staging, files, regions_by_file, set(stub_tasks))
         stamp = {"note": "student copy built by `python -m minigrad.classroom build`; it cannot be built from again",
-                 "stubbed_tasks": stub_tasks}
+                 "stubbed_tasks": stub_tasks, "hidden_tests_left_out": len(hidden_files)}
         (staging / STUDENT_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
         _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {"out_dir": str(out_dir), "stubbed_tasks": stub_tasks, "regions": regions_per_task,
-            "unmarked_tasks": [task.id for task in TASKS if task.id not in regions_per_task]}
+            "unmarked_tasks": [task.id for task in TASKS if task.id not in regions_per_task],
+            "hidden_tests": str(hidden.relative_to(source)) if hidden else None, "hidden_files": hidden_files}
+
+
+def _hidden_folder(source: Path, hidden_tests) -> Path | None:
+    """The hidden tests' folder inside `source`, or None when there is none (nothing to leave out)."""
+    if hidden_tests is None:
+        return None
+    folder = (source / hidden_tests).resolve()
+    if source != folder and source not in folder.parents:
+        raise ClassroomError(f"the hidden tests folder {hidden_tests} is not inside the source {source}")
+    return folder if folder.is_dir() else None
 
 
 def list_project_files(source: Path, out_dir: Path | None = None) -> list[str]:
@@ -208,5 +225,8 @@ def print_summary(summary: dict, stream=sys.stdout) -> None:
     kept = [t for t in summary["regions"] if t not in summary["stubbed_tasks"]]
     if kept:
         print(f"  solutions kept for: {', '.join(kept)}", file=stream)
+    if summary["hidden_files"]:
+        print(f"  hidden tests left out: {len(summary['hidden_files'])} file(s) under {summary['hidden_tests']}",
+              file=stream)
     if summary["unmarked_tasks"]:
         print(f"  note: no region is marked yet for: {', '.join(summary['unmarked_tasks'])}", file=stream)

@@ -15,21 +15,22 @@ import pytest
 
 class OutcomeRecorder:
     def __init__(self):
-        self.tests = {}  # nodeid -> {"markers": [...], "outcome": ..., "message": ...}
+        self.tests = {}  # nodeid -> {"markers": [...], "points": {...}, "outcome": ..., "message": ...}
         self.collection_errors = []
 
     def pytest_collection_finish(self, session):
         # session.items is final here: -m deselection has already happened.
         for item in session.items:
             markers = sorted({mark.name for mark in item.iter_markers()})
-            self.tests[item.nodeid] = {"markers": markers, "outcome": "not run", "message": ""}
+            self.tests[item.nodeid] = {"markers": markers, "points": _points(item), "outcome": "not run",
+                                       "message": ""}
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.collection_errors.append({"nodeid": report.nodeid, "message": _last_line(report)})
 
     def pytest_runtest_logreport(self, report):
-        test = self.tests.setdefault(report.nodeid, {"markers": [], "outcome": "not run", "message": ""})
+        test = self.tests.setdefault(report.nodeid, {"markers": [], "points": {}, "outcome": "not run", "message": ""})
         if test["outcome"] in ("failed", "error"):
             return  # keep the first failure; a teardown after it adds nothing
         if report.failed:
@@ -40,6 +41,20 @@ class OutcomeRecorder:
             test["message"] = _last_line(report)
         elif report.when == "call":
             test["outcome"] = "xpassed" if hasattr(report, "wasxfail") else "passed"
+
+
+def _points(item):
+    """{marker: points} for markers written with a weight, ``@pytest.mark.t12_sgd(points=3)``.
+
+    The closest marker wins (a function's over its module's), as pytest's own lookup does.
+    The value is passed on as written; grade.py checks it.
+    """
+    points = {}
+    for mark in item.iter_markers():
+        if "points" in mark.kwargs and mark.name not in points:
+            points[mark.name] = mark.kwargs["points"] if isinstance(mark.kwargs["points"], (int, float)) \
+                else repr(mark.kwargs["points"])
+    return points
 
 
 def _crash_message(report):

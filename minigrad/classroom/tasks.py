@@ -71,7 +71,7 @@ TASKS: tuple[Task, ...] = (
         title="Grouped convolution forward via the column layout",
         instruction="compute each group's output as its weight matrix times its columns (ASSIGNMENTS.md, t05)",
         points=15,
-        files=("minigrad/kernels/conv/im2col_matmul.py", "minigrad/kernels/conv/pointwise.py"),
+        files=("minigrad/kernels/conv/im2col_matmul.py",),
         depends_on=("t04_im2col",),
     ),
     Task(
@@ -79,7 +79,7 @@ TASKS: tuple[Task, ...] = (
         title="Convolution backward: gradient of input and of weight",
         instruction="derive dX via col2im(W^T @ dY) and dW via dY @ cols^T (ASSIGNMENTS.md, t06)",
         points=20,
-        files=("minigrad/kernels/conv/im2col_matmul.py", "minigrad/kernels/conv/pointwise.py", "minigrad/functions/conv.py"),
+        files=("minigrad/kernels/conv/im2col_matmul.py", "minigrad/functions/conv.py"),
         depends_on=("t01_elementwise_backward", "t03_gradcheck", "t04_im2col", "t05_grouped_conv_forward"),
     ),
     Task(
@@ -107,6 +107,55 @@ TASKS: tuple[Task, ...] = (
         depends_on=("t04_im2col",),
         optional=True,
         pytest_env=(("NUMBA_ENABLE_CUDASIM", "1"),),
+    ),
+    Task(
+        id="t10_direct_conv_forward",
+        title="Grouped convolution forward by direct loops (the ResNeXt 3x3)",
+        instruction="add every tap's contribution to the task's outputs; run one task per (image block, group) "
+                    "with prange (ASSIGNMENTS.md, t10)",
+        points=15,
+        files=("minigrad/kernels/conv/direct.py",),
+    ),
+    Task(
+        id="t11_pointwise_conv",
+        title="Pointwise (1x1) convolution as a batched matrix product",
+        instruction="one matmul per group, broadcast over the batch; its gradients are the transposed "
+                    "products (ASSIGNMENTS.md, t11)",
+        points=10,
+        files=("minigrad/kernels/conv/pointwise.py",),
+    ),
+    Task(
+        id="t12_sgd_momentum",
+        title="SGD with momentum, Nesterov and weight decay",
+        instruction="fold in the weight decay, update the momentum buffer, then take the (Nesterov) step "
+                    "as PyTorch does (ASSIGNMENTS.md, t12)",
+        points=10,
+        files=("minigrad/optim/sgd.py",),
+    ),
+    Task(
+        id="t13_block_forms_forward",
+        title="ResNeXt block forms (a) and (b) forward",
+        instruction="run the branches and merge them: sum (form a) or concatenate then one 1x1 (form b) "
+                    "(ASSIGNMENTS.md, t13)",
+        points=10,
+        files=("resnext_np/block.py",),
+        depends_on=("t04_im2col", "t05_grouped_conv_forward", "t08_block_converter"),
+    ),
+    Task(
+        id="t14_training_loop",
+        title="A training loop with evaluation and a learning-rate schedule",
+        instruction="one optimisation step per batch, evaluate without gradients, step the schedule once "
+                    "per epoch (ASSIGNMENTS.md, t14)",
+        points=15,
+        files=("resnext_np/fit.py",),
+        depends_on=("t01_elementwise_backward", "t02_unbroadcast", "t06_conv_backward", "t12_sgd_momentum"),
+    ),
+    Task(
+        id="t15_numba_speedup",
+        title="Make a slow kernel fast with Numba (max pooling)",
+        instruction="write the max-pooling loops in a form Numba compiles (ASSIGNMENTS.md, t15)",
+        points=10,
+        files=("minigrad/classroom/speedup.py",),
     ),
 )
 

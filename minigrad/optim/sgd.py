@@ -37,6 +37,7 @@ class SGD(Optimizer):
                 if parameter.grad is None:
                     continue
                 grad = parameter.grad.data
+                # BEGIN SOLUTION t12_sgd_momentum
                 if group["weight_decay"] != 0:
                     grad = grad + group["weight_decay"] * parameter.data
                 if group["momentum"] != 0:
@@ -48,4 +49,5 @@ class SGD(Optimizer):
                         buffer = group["momentum"] * buffer + (1 - group["dampening"]) * grad
                     state["momentum_buffer"] = buffer
                     grad = grad + group["momentum"] * buffer if group["nesterov"] else buffer
+                # END SOLUTION
                 parameter.sub_(group["lr"] * grad)  # in place, and bumps its version (minigrad/inplace.py)

@@ -22,27 +22,28 @@ pytestmark = pytest.mark.kernels
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
+T11 = pytest.mark.t11_pointwise_conv  # pointwise: forward and gradients are one task
 
 
 def every_algorithm(task_marker):
-    """Parametrize ``algorithm`` over the four algorithms. im2col + matmul and pointwise are
-    classroom tasks t05 (forward) and t06 (gradients): their runs carry `task_marker`."""
+    """Parametrize ``algorithm`` over the four algorithms. im2col + matmul is classroom tasks t05
+    (forward) and t06 (gradients): its runs carry `task_marker`; pointwise runs are task t11."""
     return pytest.mark.parametrize(
         "algorithm",
-        [pytest.param("im2col", marks=task_marker), pytest.param("pointwise", marks=task_marker), "shifted", "direct"],
+        [pytest.param("im2col", marks=task_marker), pytest.param("pointwise", marks=T11), "shifted", "direct"],
     )
 
 
 def where_applicable(task_marker, cases=CASES):
     """Parametrize ``case, algorithm`` over every (case, algorithm) pair where the algorithm
-    computes that case (which ones, test_which_algorithms_apply checks); im2col and pointwise
-    runs carry `task_marker`."""
+    computes that case (which ones, test_which_algorithms_apply checks); im2col runs carry
+    `task_marker`, pointwise runs task t11's marker."""
     params = []
     for index, case in enumerate(cases):
         geom = make_case(case)[3]
         for algorithm in conv.ALGORITHMS:
             if computes(algorithm, geom):
-                marks = [task_marker] if algorithm in ("im2col", "pointwise") else []
+                marks = {"im2col": [task_marker], "pointwise": [T11]}.get(algorithm, [])
                 params.append(pytest.param(case, algorithm, marks=marks, id=f"{algorithm}-case{index}"))
     return pytest.mark.parametrize("case, algorithm", params)
 

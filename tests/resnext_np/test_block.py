@@ -16,9 +16,19 @@ from resnext_np.block import (
 )
 from resnext_np.convert import FORMS, convert, convert_state_dict, form_of, gradients
 
-# Classroom task t08 (the converters' slicing). Its graded tests run blocks forward only; tests
-# that also run backward go through t01, t06 and t07 and are not graded as t08.
+# Classroom task t08 (the converters' slicing). Its graded tests move weights without running a
+# block; the tests that run forms (a) and (b) forward, with im2col + matmul, grade task t13 (as
+# test_block_forms.py does); tests that also run backward go through t01, t06 and t07 and are not graded.
 T08 = pytest.mark.t08_block_converter
+T13 = pytest.mark.t13_block_forms_forward
+
+
+@pytest.fixture
+def im2col_path():
+    """"auto" would run the narrow 3x3s with the direct loops, which are task t10."""
+    with mg.conv_algorithm("im2col"):
+        yield
+
 
 # in, out, stride, cardinality, base_width, widen_factor:  d = int(16 * out / 64), D = 2 * d
 CONFIGS = {
@@ -83,7 +93,8 @@ def test_three_forms_same_output_and_gradients(name, training):
     assert np.abs(out_c).max() > 0.1
 
 
-@T08
+@T13
+@pytest.mark.usefixtures("im2col_path")
 @pytest.mark.parametrize("name", ["projection", "stride2_same"])
 def test_running_statistics_update_the_same_in_every_form(name):
     config = CONFIGS[name]
@@ -101,7 +112,8 @@ def test_running_statistics_update_the_same_in_every_form(name):
     assert int(state_c["bn_reduce.num_batches_tracked"]) == 2
 
 
-@T08
+@T13
+@pytest.mark.usefixtures("im2col_path")
 @pytest.mark.parametrize("source, target", list(itertools.permutations("abc", 2)))
 def test_every_pair_of_forms_converts_exactly(source, target):
     config = CONFIGS["stride2"]

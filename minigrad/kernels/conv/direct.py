@@ -63,10 +63,12 @@ def _forward_task(x, blocked_weight, out, first_image, image_count, g, geometry)
     copy_into_phases(x, first_image, image_count, g * in_channels_per_group, buffer, layout, geometry)
     out_flat = np.zeros((filters, layout.positions), dtype=x.dtype)
     w = blocked_weight[g]
+    # BEGIN SOLUTION t10_direct_conv_forward
     for o in range(0, filters, FILTER_BLOCK):
         for c in range(in_channels_per_group):
             for i in range(kernel_h):
                 add_kernel_row(out_flat, o, w, c, i, buffer[c], layout.start[i])
+    # END SOLUTION
     Og = geometry.out_channels_per_group
     copy_from_row_pitch(out_flat, out, first_image, image_count, g * Og, Og, layout)
 
@@ -112,10 +114,12 @@ def _grad_weight_task(x, grad_out, grad_weight_blocks, block, first_image, image
 
 @njit(cache=True, parallel=True)
 def _forward_tasks(x, blocked_weight, out, images_per_task, geometry):
+    # BEGIN SOLUTION t10_direct_conv_forward
     groups, batch = geometry.groups, geometry.batch
     for task in prange(-(-batch // images_per_task) * groups):
         first_image, g = (task // groups) * images_per_task, task % groups
         _forward_task(x, blocked_weight, out, first_image, min(images_per_task, batch - first_image), g, geometry)
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)

@@ -43,7 +43,7 @@ def forward(x, weight, geom):
     """``(N, C, H, W), (O, Cg, 1, 1) -> (N, O, oh, ow)``."""
     pixels = _pixels(x, geom)  # (N, C, P)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h * geom.out_w), dtype=x.dtype)
-    # BEGIN SOLUTION t05_grouped_conv_forward
+    # BEGIN SOLUTION t11_pointwise_conv
     for _, channels, filters in geom.group_slices():
         # (N, Og, P) = (Og, Cg) @ (N, Cg, P)
         np.matmul(weight[filters, :, 0, 0], pixels[:, channels], out=out[:, filters])
@@ -55,7 +55,7 @@ def grad_input(grad_out, weight, geom):
     """``(N, O, oh, ow), (O, Cg, 1, 1) -> (N, C, H, W)``."""
     grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
     grad_pixels = np.empty((geom.batch, geom.in_channels, geom.out_h * geom.out_w), dtype=grad_out.dtype)
-    # BEGIN SOLUTION t06_conv_backward
+    # BEGIN SOLUTION t11_pointwise_conv
     for _, channels, filters in geom.group_slices():
         # (N, Cg, P) = (Og, Cg)^T @ (N, Og, P)
         np.matmul(weight[filters, :, 0, 0].T, grad_out_pixels[:, filters], out=grad_pixels[:, channels])
@@ -72,7 +72,7 @@ def grad_weight(x, grad_out, geom):
     pixels = _pixels(x, geom)  # (N, C, P)
     grad_out_pixels = grad_out.reshape(geom.batch, geom.out_channels, -1)  # (N, O, P)
     grad_w = np.zeros(geom.weight_shape, dtype=x.dtype)
-    # BEGIN SOLUTION t06_conv_backward
+    # BEGIN SOLUTION t11_pointwise_conv
     for _, channels, filters in geom.group_slices():
         for n in range(geom.batch):
             # (Og, Cg) += (Og, P) @ (P, Cg); one image at a time, never an (N, Og, Cg) stack

@@ -1,0 +1,85 @@
+"""The grader on this project's own tree: the solved tree earns full marks, the fresh student copy
+zero, and a copy with one task's solution put back (with its dependencies') earns exactly those
+tasks' points. Hidden tests (tests/hidden) run in every grading here.
+
+Each grading run collects the whole test suite in a fresh process, and a copy lives at a new
+path, so Numba compiles its kernels again: these tests grade a selection. Measured on a busy
+2-core machine: the all-stubbed copy on every task ~40 s (the tests fail at the first stub), the
+solved tree on the tasks whose tests are quick ~10 s, and two tasks put back alone, chosen for
+their dependencies: t10 (the direct loops that "auto" runs for grouped 3x3s) ~55 s and t14 (after
+seven other tasks) ~35 s. Add an id to RESTORED_ALONE to check another task the same way.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minigrad.classroom.build import STUDENT_STAMP, build_student_copy, default_source_root
+from minigrad.classroom.grade import grade
+from minigrad.classroom.tasks import TASKS, dependency_closure
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HIDDEN = REPO_ROOT / "tests" / "hidden"
+SIMULATED_THREAD = r"tid=\[[\d, ]*\] ctaid=\[[\d, ]*\]: "
+QUICK_TASKS = ["t02_unbroadcast", "t08_block_converter", "t11_pointwise_conv", "t12_sgd_momentum",
+               "t13_block_forms_forward", "t15_numba_speedup"]
+RESTORED_ALONE = ["t10_direct_conv_forward", "t14_training_loop"]
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif((REPO_ROOT / STUDENT_STAMP).exists() or not HIDDEN.is_dir(),
+                                 reason="a student copy (no solutions, no hidden tests)")]
+
+
+@pytest.fixture(scope="module")
+def student_copy(tmp_path_factory):
+    out = tmp_path_factory.mktemp("classroom") / "student"
+    summary = build_student_copy(out, source=default_source_root())
+    assert summary["stubbed_tasks"] == [task.id for task in TASKS]  # every task has a region
+    assert summary["hidden_files"] and not (out / "tests/hidden").exists()
+    return out
+
+
+def points_by_task(report):
+    return {row["id"]: row["points_earned"] for row in report["tasks"]}
+
+
+def test_the_solved_tree_earns_full_marks():
+    report = grade(REPO_ROOT, task_ids=QUICK_TASKS)
+    assert report["collection_errors"] == []
+    assert points_by_task(report) == {task.id: float(task.points) for task in TASKS if task.id in QUICK_TASKS}
+    assert all(row["status"] == "passed" for row in report["tasks"])
+
+
+def test_the_fresh_student_copy_earns_zero_and_every_failure_names_the_task_or_a_dependency(student_copy):
+    imports = subprocess.run([sys.executable, "-c", "import minigrad, resnext_np"], cwd=student_copy,
+                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(student_copy)))
+    assert imports.returncode == 0, imports.stderr
+    report = grade(student_copy, hidden_tests=HIDDEN)
+    assert report["collection_errors"] == [] and report["points_earned"] == 0.0
+    for row in report["tasks"]:
+        assert row["total"] > 0, f"{row['id']} has marked regions but no test carries @pytest.mark.{row['id']}"
+        assert row["passed"] == 0, f"{row['id']}: {row['passed']} test(s) pass without the task's solution"
+        hidden = [test for test in row["tests"] if "test_hidden_" in test["nodeid"]]
+        assert hidden, f"{row['id']} has no hidden test"
+        allowed = "|".join(sorted(dependency_closure(row["id"])))
+        for test in row["tests"]:
+            # The CUDA simulator puts the failing thread's ids in front of a kernel's message.
+            assert re.match(rf"NotImplementedError: ({SIMULATED_THREAD})?({allowed}): ", test["message"]), \
+                (row["id"], test)
+
+
+@pytest.mark.parametrize("task_id", RESTORED_ALONE)
+def test_a_task_solved_alone_earns_exactly_its_points_and_its_dependencies(task_id, tmp_path):
+    restored = dependency_closure(task_id)
+    copy = tmp_path / "student"
+    build_student_copy(copy, source=default_source_root(), task_ids=[t.id for t in TASKS if t.id not in restored])
+    report = grade(copy, task_ids=[task.id for task in TASKS if not task.optional], hidden_tests=HIDDEN)
+    expected = {task.id: float(task.points) if task.id in restored else 0.0 for task in TASKS if not task.optional}
+    counts = {row["id"]: (row["passed"], row["failed"]) for row in report["tasks"]}
+    assert points_by_task(report) == expected, counts
+    # Not one test of another task passes: such a test would grade someone else's code.
+    assert all(row["passed"] == 0 for row in report["tasks"] if row["id"] not in restored), counts
