@@ -1,0 +1,119 @@
+"""Drawings of the convolution pictures: ``groups``, ``im2col`` and the ``step`` frames.
+
+Each function takes a record from :mod:`resnext_np.explain.conv_data` and writes PNGs; it lays
+out arrays the library computed and adds labels, nothing more.
+"""
+
+import numpy as np
+
+from resnext_np.explain.plotting import draw_matrix, pyplot, save
+from resnext_np.explain.conv_data import window_mask
+
+__all__ = ["draw_groups", "draw_im2col", "draw_step_frame"]
+
+
+def draw_groups(picture, folder):
+    """groups.png: the stored (O, Cg*kh*kw) weight, and the (O, C*kh*kw) block-diagonal weight it is."""
+    plt = pyplot()
+    geom = picture.geom
+    owner = picture.group_of_entry()
+    row_owner = np.repeat(np.arange(geom.groups), geom.out_channels_per_group)[:, None]
+    width = picture.dense_matrix.shape[1]
+    figure, (stored_axis, dense_axis) = plt.subplots(
+        1, 2, figsize=(2.5 + 0.2 * (width + geom.col_rows), 1.2 + 0.25 * geom.out_channels),
+        gridspec_kw={"width_ratios": [geom.col_rows, width]})
+    draw_matrix(stored_axis, picture.grouped_matrix, np.broadcast_to(row_owner, picture.grouped_matrix.shape),
+                title=f"stored grouped weight {geom.weight_shape}\nas ({geom.out_channels}, {geom.col_rows}): "
+                      f"{picture.grouped_matrix.size} numbers")
+    draw_matrix(dense_axis, picture.dense_matrix, owner, numbers=True,
+                title=f"the same layer as a dense weight ({geom.out_channels}, {geom.in_channels}, {geom.kernel_h}, "
+                      f"{geom.kernel_w}) = ({geom.out_channels}, {width}): block-diagonal, grey blocks are zero")
+    start = 0
+    for g, columns in enumerate(picture.block_columns):
+        dense_axis.text(start + columns / 2 - 0.5, geom.out_channels - 0.1, f"group {g}: {columns} columns",
+                        ha="center", va="top", fontsize=8)
+        start += columns
+    stored_axis.set_ylabel("filter (output channel)")
+    return [save(figure, folder, "groups.png")]
+
+
+def _draw_padded(axis, padded_channel, geom, mask, group, title):
+    """One zero-padded channel: image pixels in the group's colour, padding grey, the field framed."""
+    owner = np.full(padded_channel.shape, group)
+    owner[: geom.pad_h], owner[padded_channel.shape[0] - geom.pad_h :] = -1, -1
+    owner[:, : geom.pad_w], owner[:, padded_channel.shape[1] - geom.pad_w :] = -1, -1
+    draw_matrix(axis, padded_channel, owner, highlight=mask, title=title, fontsize=8, grey_numbers=True)
+
+
+def draw_im2col(picture, equations, folder):
+    """im2col_column.png, im2col_product.png and im2col_gradients.png for one receptive field."""
+    plt = pyplot()
+    geom, g = picture.geom, picture.group
+    mask = window_mask(picture.padded.shape[1:], picture.top, picture.left, geom)
+    paths = []
+
+    # 1. the receptive field in every channel of the group, and the column it becomes
+    cols = picture.cols[g]  # group g's row block of the (G*Cg*kh*kw, N*oh*ow) column matrix
+    highlight = np.zeros(cols.shape, dtype=bool)
+    highlight[:, picture.column_index] = True
+    channels = len(picture.padded)
+    figure = plt.figure(figsize=(3 + 2.6 * channels + 0.24 * geom.col_cols, 1.2 + 0.22 * geom.col_rows))
+    grid = figure.add_gridspec(1, channels + 1, width_ratios=[picture.padded.shape[2]] * channels + [geom.col_cols])
+    for c in range(channels):
+        _draw_padded(figure.add_subplot(grid[0, c]), picture.padded[c], geom, mask, g,
+                     f"channel {g * geom.in_channels_per_group + c} (padded)")
+    cols_axis = figure.add_subplot(grid[0, channels])
+    draw_matrix(cols_axis, cols, np.full(cols.shape, g), highlight=highlight, fontsize=6,
+                title=f"cols[{g}]: group {g}'s {cols.shape} block of im2col(x) {geom.col_shape};\n"
+                      f"the field of output {picture.position} is column {picture.column_index}")
+    cols_axis.set_ylabel("row = (c*kh + i)*kw + j")
+    cols_axis.set_xlabel("column = (n*oh + y)*ow + x")
+    paths.append(save(figure, folder, "im2col_column.png"))
+
+    # 2. the forward product of group g, with its shape equation
+    weight, cols, output = picture.weight_matrix[g], picture.cols[g], picture.output[g]
+    figure, axes = plt.subplots(1, 3, figsize=(4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0]),
+                                gridspec_kw={"width_ratios": [weight.shape[1], cols.shape[1], output.shape[1]]})
+    draw_matrix(axes[0], weight, np.full(weight.shape, g), title=f"W_g {weight.shape}", fontsize=6)
+    draw_matrix(axes[1], cols, np.full(cols.shape, g), title=f"cols_g {cols.shape}", fontsize=5)
+    draw_matrix(axes[2], output, np.full(output.shape, g), title=f"Y_g {output.shape}", fontsize=5)
+    figure.suptitle(f"group {g}:  Y_g = W_g @ cols_g    {output.shape} = {weight.shape} @ {cols.shape}\n"
+                    "(Y_g is the library's conv2d output; each of its columns is one output pixel)", fontsize=10, y=1.12)
+    paths.append(save(figure, folder, "im2col_product.png"))
+
+    # 3. the gradients: col2im adds overlapping patches back, so each pixel sums as many entries as
+    #    receptive fields cover it
+    first_channel = g * geom.in_channels_per_group
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    draw_matrix(axes[0], picture.patch_counts, np.full(picture.patch_counts.shape, g),
+                title="patch counts = col2im(ones)\n(receptive fields covering each pixel)", fontsize=9)
+    draw_matrix(axes[1], picture.grad_input[0, first_channel], np.full(picture.patch_counts.shape, g),
+                title=f"dx, channel {first_channel}: col2im(W_g^T @ dY_g) adds\nthe overlapping patches back; "
+                      f"({geom.col_rows}, {geom.col_cols}) = ({geom.col_rows}, {geom.out_channels_per_group}) "
+                      f"@ ({geom.out_channels_per_group}, {geom.col_cols})", fontsize=8)
+    filter_taps = picture.grad_weight[g * geom.out_channels_per_group].reshape(geom.in_channels_per_group * geom.kernel_h, geom.kernel_w)
+    draw_matrix(axes[2], filter_taps, np.full(filter_taps.shape, g), fontsize=9,
+                title=f"dW_g = dY_g @ cols_g^T, filter {g * geom.out_channels_per_group}\n"
+                      f"({geom.out_channels_per_group}, {geom.col_rows}) = ({geom.out_channels_per_group}, "
+                      f"{geom.col_cols}) @ ({geom.col_cols}, {geom.col_rows}); channels stacked")
+    paths.append(save(figure, folder, "im2col_gradients.png"))
+    return paths
+
+
+def draw_step_frame(padded, frame, geom, group, filter_index, folder, index):
+    """step_NN.png: the kernel at one position over the padded channels, and the sum it computes."""
+    plt = pyplot()
+    mask = window_mask(padded.shape[1:], frame.top, frame.left, geom)
+    channels = len(padded)
+    figure, axes = plt.subplots(1, 2 * channels, figsize=(3.2 * channels + 1.6 * channels, 4.2),
+                                gridspec_kw={"width_ratios": [padded.shape[2], geom.kernel_w] * channels})
+    for c in range(channels):
+        _draw_padded(axes[2 * c], padded[c], geom, mask, group, f"padded channel {c} of group {group}")
+        draw_matrix(axes[2 * c + 1], frame.weights[c], np.full(frame.weights[c].shape, group), fontsize=9,
+                    title=f"filter {filter_index},\nchannel {c}")
+    terms = [f"{x:g}*{w:g}" if w >= 0 else f"{x:g}*({w:g})" for x, w in frame.terms()]
+    lines = [" + ".join(terms[start : start + 9]) for start in range(0, len(terms), 9)]
+    figure.text(0.5, 0.02, f"y[{filter_index}, {frame.position[0]}, {frame.position[1]}] = " + "\n  + ".join(lines)
+                + f"  =  {frame.value:g}", ha="center", va="bottom", fontsize=9, family="monospace")
+    figure.subplots_adjust(bottom=0.12 + 0.05 * len(lines))
+    return save(figure, folder, f"step_{index:02d}.png")
