@@ -100,7 +100,7 @@ def choice_reasons(geom):
              f"{geom.out_h * geom.out_w} pixels"]
     if (geom.stride_h, geom.stride_w) != (1, 1):
         if is_1x1:
-            return "pointwise", steps + ["strided 1x1 kernel: a 1x1 kernel is already a matrix product"]
+            return "pointwise", steps + ["strided, 1x1 kernel without padding: pointwise (a 1x1 kernel is already a matrix product)"]
         limit = conv.NARROW_GROUP_CHANNELS_STRIDED
         if widest <= limit:
             return "direct", steps + [f"strided, and the widest group {widest} <= {limit} channels: direct loops"]
