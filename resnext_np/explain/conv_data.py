@@ -113,7 +113,8 @@ class Im2colPicture:
     ``output`` (G, Og, N*oh*ow): the library's forward output laid out as ``W_g @ cols_g`` gives it.
     ``grad_out`` (N, O, oh, ow), ``grad_input`` (N, C, H, W), ``grad_weight`` (O, Cg, kh, kw): the
     library's two gradients for that incoming gradient. ``patch_counts`` (H, W): ``col2im`` of ones on
-    one channel of the group: how many receptive fields cover each pixel.
+    one channel of the group: how many receptive fields cover each pixel. In a student copy, the
+    arrays of a task not yet done are None and ``unfinished`` holds its stub's message.
     """
 
     geom: ConvGeometry
@@ -131,6 +132,7 @@ class Im2colPicture:
     grad_input: np.ndarray
     grad_weight: np.ndarray
     patch_counts: np.ndarray
+    unfinished: tuple = ()
 
 
 def _padded_group(layer, group):
@@ -148,12 +150,14 @@ def im2col_picture(layer, group=0, position=(0, 0), seed=1):
     cols = im2col(layer.x, geom)
     column_index = position[0] * geom.out_w + position[1]  # (n*oh + y)*ow + x with n = 0
     grad_out = np.random.default_rng(seed).integers(-2, 3, size=geom.output_shape).astype(np.float64)
+    unfinished = []
     with conv_algorithm("im2col"):
-        output = conv.conv2d_forward(layer.x, layer.weight, geom)
-        grad_input = conv.conv2d_grad_input(grad_out, layer.weight, geom)
-        grad_weight = conv.conv2d_grad_weight(layer.x, grad_out, geom)
+        output = _unless_unfinished(unfinished, conv.conv2d_forward, layer.x, layer.weight, geom)
+        grad_input = _unless_unfinished(unfinished, conv.conv2d_grad_input, grad_out, layer.weight, geom)
+        grad_weight = _unless_unfinished(unfinished, conv.conv2d_grad_weight, layer.x, grad_out, geom)
     # (N, O, oh, ow) -> (G, Og, N*oh*ow): output pixel (n, y, x) is column (n*oh + y)*ow + x, as in cols.
-    output_matrix = output.transpose(1, 0, 2, 3).reshape(geom.groups, geom.out_channels_per_group, geom.col_cols)
+    output_matrix = None if output is None else output.transpose(1, 0, 2, 3).reshape(
+        geom.groups, geom.out_channels_per_group, geom.col_cols)
     counts = col2im(np.ones(geom.col_shape), geom)
     return Im2colPicture(
         geom=geom, group=group, position=tuple(position), padded=_padded_group(layer, group),
@@ -161,8 +165,19 @@ def im2col_picture(layer, group=0, position=(0, 0), seed=1):
         cols=cols, column_index=column_index, column=cols[group, :, column_index],
         weight_matrix=layer.weight.reshape(geom.groups, geom.out_channels_per_group, geom.col_rows),
         output=output_matrix, grad_out=grad_out, grad_input=grad_input, grad_weight=grad_weight,
-        patch_counts=counts[0, group * geom.in_channels_per_group],
+        patch_counts=counts[0, group * geom.in_channels_per_group], unfinished=tuple(dict.fromkeys(unfinished)),
     )
+
+
+def _unless_unfinished(unfinished, kernel, *arrays):
+    """``kernel(*arrays)``, or None in a student copy where it is still a stub: the column pictures
+    need only task t04, so they are drawn while t05 and t06 are being written (``unfinished``
+    collects the stubs' messages, which name the task)."""
+    try:
+        return kernel(*arrays)
+    except NotImplementedError as error:
+        unfinished.append(str(error))
+        return None
 
 
 def shape_equations(geom):

@@ -46,16 +46,23 @@ def _draw_padded(axis, padded_channel, geom, mask, group, title):
 
 
 def draw_im2col(picture, equations, folder):
-    """im2col_column.png, im2col_product.png and im2col_gradients.png for one receptive field."""
+    """im2col_column.png, im2col_product.png and im2col_gradients.png for one receptive field.
+
+    In a student copy, the product waits for task t05 and the gradient panels for t06; the column
+    and the patch counts need only t04."""
+    paths = [_draw_column(picture, folder)]
+    if picture.output is not None:
+        paths.append(_draw_product(picture, folder))
+    paths.append(_draw_gradients(picture, folder))
+    return paths
+
+
+def _draw_column(picture, folder):
+    """The receptive field in every channel of the group, and the column it becomes."""
     plt = pyplot()
     geom, g = picture.geom, picture.group
     mask = window_mask(picture.padded.shape[1:], picture.top, picture.left, geom)
-    paths = []
-
-    # 1. the receptive field in every channel of the group, and the column it becomes
     cols = picture.cols[g]  # group g's row block of the (G*Cg*kh*kw, N*oh*ow) column matrix
-    highlight = np.zeros(cols.shape, dtype=bool)
-    highlight[:, picture.column_index] = True
     channels = len(picture.padded)
     figure = plt.figure(figsize=(3 + 2.6 * channels + 0.24 * geom.col_cols, 1.2 + 0.22 * geom.col_rows))
     grid = figure.add_gridspec(1, channels + 1, width_ratios=[picture.padded.shape[2]] * channels + [geom.col_cols])
@@ -63,41 +70,63 @@ def draw_im2col(picture, equations, folder):
         _draw_padded(figure.add_subplot(grid[0, c]), picture.padded[c], geom, mask, g,
                      f"channel {g * geom.in_channels_per_group + c} (padded)")
     cols_axis = figure.add_subplot(grid[0, channels])
-    draw_matrix(cols_axis, cols, np.full(cols.shape, g), highlight=highlight, fontsize=6,
-                title=f"cols[{g}]: group {g}'s {cols.shape} block of im2col(x) {geom.col_shape};\n"
-                      f"the field of output {picture.position} is column {picture.column_index}")
+    draw_matrix(cols_axis, cols, np.full(cols.shape, g), highlight=_column(cols.shape, picture.column_index),
+                fontsize=6, title=f"cols[{g}]: group {g}'s {cols.shape} block of im2col(x) {geom.col_shape};\n"
+                                  f"the field of output {picture.position} is column {picture.column_index}")
     cols_axis.set_ylabel("row = (c*kh + i)*kw + j")
     cols_axis.set_xlabel("column = (n*oh + y)*ow + x")
-    paths.append(save(figure, folder, "im2col_column.png"))
+    return save(figure, folder, "im2col_column.png")
 
-    # 2. the forward product of group g, with its shape equation
+
+def _draw_product(picture, folder):
+    """The forward product of group g, with its shape equation."""
+    plt = pyplot()
+    g = picture.group
     weight, cols, output = picture.weight_matrix[g], picture.cols[g], picture.output[g]
     figure, axes = plt.subplots(1, 3, figsize=(4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0]),
                                 gridspec_kw={"width_ratios": [weight.shape[1], cols.shape[1], output.shape[1]]})
     draw_matrix(axes[0], weight, np.full(weight.shape, g), title=f"W_g {weight.shape}", fontsize=6)
-    draw_matrix(axes[1], cols, np.full(cols.shape, g), title=f"cols_g {cols.shape}", fontsize=5)
-    draw_matrix(axes[2], output, np.full(output.shape, g), title=f"Y_g {output.shape}", fontsize=5)
+    draw_matrix(axes[1], cols, np.full(cols.shape, g), highlight=_column(cols.shape, picture.column_index),
+                title=f"@   cols_g {cols.shape}", fontsize=5)
+    draw_matrix(axes[2], output, np.full(output.shape, g), highlight=_column(output.shape, picture.column_index),
+                title=f"=   Y_g {output.shape}", fontsize=5)
     figure.suptitle(f"group {g}:  Y_g = W_g @ cols_g    {output.shape} = {weight.shape} @ {cols.shape}\n"
-                    "(Y_g is the library's conv2d output; each of its columns is one output pixel)", fontsize=10, y=1.12)
-    paths.append(save(figure, folder, "im2col_product.png"))
+                    f"(Y_g is the library's conv2d output; column {picture.column_index}, output pixel "
+                    f"{picture.position}, is W_g @ the framed column)", fontsize=10, y=1.12)
+    return save(figure, folder, "im2col_product.png")
 
-    # 3. the gradients: col2im adds overlapping patches back, so each pixel sums as many entries as
-    #    receptive fields cover it
-    first_channel = g * geom.in_channels_per_group
+
+def _draw_gradients(picture, folder):
+    """col2im adds overlapping patches back, so a pixel sums as many column entries as receptive
+    fields cover it: the patch counts, next to dx and dW."""
+    plt = pyplot()
+    geom, g = picture.geom, picture.group
+    first_channel, first_filter = g * geom.in_channels_per_group, g * geom.out_channels_per_group
+    Og, taps, pixels = geom.out_channels_per_group, geom.col_rows, geom.col_cols
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.2))
     draw_matrix(axes[0], picture.patch_counts, np.full(picture.patch_counts.shape, g),
                 title="patch counts = col2im(ones)\n(receptive fields covering each pixel)", fontsize=9)
-    draw_matrix(axes[1], picture.grad_input[0, first_channel], np.full(picture.patch_counts.shape, g),
-                title=f"dx, channel {first_channel}: col2im(W_g^T @ dY_g) adds\nthe overlapping patches back; "
-                      f"({geom.col_rows}, {geom.col_cols}) = ({geom.col_rows}, {geom.out_channels_per_group}) "
-                      f"@ ({geom.out_channels_per_group}, {geom.col_cols})", fontsize=8)
-    filter_taps = picture.grad_weight[g * geom.out_channels_per_group].reshape(geom.in_channels_per_group * geom.kernel_h, geom.kernel_w)
-    draw_matrix(axes[2], filter_taps, np.full(filter_taps.shape, g), fontsize=9,
-                title=f"dW_g = dY_g @ cols_g^T, filter {g * geom.out_channels_per_group}\n"
-                      f"({geom.out_channels_per_group}, {geom.col_rows}) = ({geom.out_channels_per_group}, "
-                      f"{geom.col_cols}) @ ({geom.col_cols}, {geom.col_rows}); channels stacked")
-    paths.append(save(figure, folder, "im2col_gradients.png"))
-    return paths
+    titles = (f"dx, channel {first_channel}: col2im(W_g^T @ dY_g) adds\nthe overlapping patches back; "
+              f"({taps}, {pixels}) = ({taps}, {Og}) @ ({Og}, {pixels})",
+              f"dW_g = dY_g @ cols_g^T, filter {first_filter}\n"
+              f"({Og}, {taps}) = ({Og}, {pixels}) @ ({pixels}, {taps}); channels stacked")
+    if picture.grad_input is None or picture.grad_weight is None:
+        for axis, title in zip(axes[1:], titles):
+            axis.axis("off")
+            axis.set_title(title + "\n\nnot computed yet:\n" + "\n".join(picture.unfinished), fontsize=8)
+    else:
+        draw_matrix(axes[1], picture.grad_input[0, first_channel], np.full(picture.patch_counts.shape, g),
+                    title=titles[0], fontsize=8)
+        filter_taps = picture.grad_weight[first_filter].reshape(geom.in_channels_per_group * geom.kernel_h, geom.kernel_w)
+        draw_matrix(axes[2], filter_taps, np.full(filter_taps.shape, g), fontsize=9, title=titles[1])
+    return save(figure, folder, "im2col_gradients.png")
+
+
+def _column(shape, index):
+    """A (rows, cols) mask selecting one column."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[:, index] = True
+    return mask
 
 
 def draw_step_frame(padded, frame, geom, group, filter_index, folder, index):

@@ -64,6 +64,7 @@ def im2col_text(picture, equations):
               f"{picture.column_index} of group {g}'s row block:",
               "  " + " ".join(_number(v) for v in picture.column), "",
               "the products, per group g:"] + ["  " + line for line in equations]
+    lines += [f"not computed yet: {message}" for message in picture.unfinished]
     lines += ["", f"patch counts = col2im(ones): how many receptive fields cover each pixel ({geom.in_h}x{geom.in_w}):",
               grid(picture.patch_counts)]
     return "\n".join(lines)

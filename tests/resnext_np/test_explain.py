@@ -181,6 +181,20 @@ def test_bad_arguments_give_the_librarys_error_and_exit_2(capsys, argv, library_
     assert capsys.readouterr().err == f"error: {library_message}\n"
 
 
+def test_a_student_copy_still_gets_the_pictures_of_the_tasks_done(monkeypatch, tmp_path, capsys):
+    """With t05's forward still a stub (as ``python -m minigrad.classroom build`` leaves it), im2col
+    draws the column and the patch counts, says what is missing, and does not fail."""
+    def stub(*args):
+        raise NotImplementedError("t05_grouped_conv_forward: compute each group's output")
+
+    monkeypatch.setattr(conv.im2col_matmul, "forward", stub)
+    assert main(["im2col", "--out", str(tmp_path)] + SMALL) == 0
+    assert sorted(os.listdir(tmp_path)) == ["im2col_column.png", "im2col_gradients.png"]
+    assert "not computed yet: t05_grouped_conv_forward" in capsys.readouterr().out
+    assert main(["step"] + SMALL) == 2
+    assert capsys.readouterr().err.startswith("error: this picture runs a task that is not done yet: t05")
+
+
 def test_bad_choices_quote_the_numbers(capsys):
     assert main(["im2col", "--position", "5", "0", "--no-png"]) == 2
     assert capsys.readouterr().err == "error: position row=5 is out of range: this layer has 5 (0..4)\n"
