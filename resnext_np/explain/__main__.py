@@ -37,7 +37,7 @@ def _conv_options(parser, channels=8, groups=4, image=5, batch=None):
         parser.add_argument("--batch", type=int, default=batch, help=f"batch size N (default {batch})")
 
 
-def _output_options(parser, folder="explain"):
+def _output_options(parser, folder="runs/explain"):
     parser.add_argument("--out", default=folder, help=f"folder for the PNGs (default: {folder})")
     parser.add_argument("--no-png", action="store_true", help="print the text version only (no matplotlib needed)")
 
