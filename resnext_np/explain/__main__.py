@@ -43,8 +43,9 @@ def _output_options(parser, folder="runs/explain"):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m resnext_np.explain",
-                                     description="See a grouped convolution: pictures drawn from minigrad's own arrays.")
+    parser = argparse.ArgumentParser(
+        prog="python -m resnext_np.explain",
+        description="See a grouped convolution: pictures drawn from minigrad's own arrays.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
 
     groups = commands.add_parser("groups", help="the grouped weight as a block-diagonal dense weight")
@@ -139,7 +140,11 @@ def run_step(args):
     for index, frame in enumerate(frames):
         print(text.step_text(padded, frame, layer.geom, filter_index))
         if wait and index + 1 < len(frames):
-            input(f"-- {index + 1}/{len(frames)}: Enter for the next position --")
+            try:
+                input(f"-- {index + 1}/{len(frames)}: Enter for the next position, Ctrl-D to stop --")
+            except EOFError:
+                print()
+                break
         print()
     return []
 
@@ -164,8 +169,16 @@ RUNNERS = {"groups": run_groups, "im2col": run_im2col, "forms": run_forms, "algo
            "step": run_step, "readme": run_readme}
 
 
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "seed", 0) < 0:  # NumPy's own message would not name the option
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         if not getattr(args, "no_png", True) or getattr(args, "frames", None) is not None:
             from resnext_np.explain.plotting import pyplot

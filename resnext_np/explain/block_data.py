@@ -40,9 +40,12 @@ def _randomise_batchnorm(block, rng):
     them is tested too (fresh ones are 1, 0, 0, 1, which any slicing leaves unchanged)."""
     state = block.state_dict()
     for key, value in state.items():
-        if key.endswith(("bn_reduce.weight", "bn.weight", "bn_expand.weight", "running_var")):
+        layer, _, name = key.rpartition(".")
+        if "bn" not in layer.rpartition(".")[2]:
+            continue  # a convolution's weight
+        if name in ("weight", "running_var"):  # scales: positive
             state[key] = rng.uniform(0.5, 1.5, size=value.shape).astype(value.dtype)
-        elif key.endswith(("bias", "running_mean")) and ".bn" in "." + key:
+        elif name in ("bias", "running_mean"):
             state[key] = rng.normal(0, 0.5, size=value.shape).astype(value.dtype)
     block.load_state_dict(state)
 
@@ -100,7 +103,8 @@ def choice_reasons(geom):
              f"{geom.out_h * geom.out_w} pixels"]
     if (geom.stride_h, geom.stride_w) != (1, 1):
         if is_1x1:
-            return "pointwise", steps + ["strided, 1x1 kernel without padding: pointwise (a 1x1 kernel is already a matrix product)"]
+            return "pointwise", steps + ["strided, 1x1 kernel without padding: pointwise "
+                                         "(a 1x1 kernel is already a matrix product)"]
         limit = conv.NARROW_GROUP_CHANNELS_STRIDED
         if widest <= limit:
             return "direct", steps + [f"strided, and the widest group {widest} <= {limit} channels: direct loops"]

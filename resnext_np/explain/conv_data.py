@@ -53,9 +53,9 @@ def window_mask(shape, top, left, geom):
     return mask
 
 
-def _check_choice(name, value, count):
+def _check_choice(name, value, count, what):
     if not 0 <= value < count:
-        raise ValueError(f"{name}={value} is out of range: this layer has {count} (0..{count - 1})")
+        raise ValueError(f"{name}={value} is out of range: there are {count} {what} (0..{count - 1})")
 
 
 # --------------------------------------------------------------------------------------- groups
@@ -144,9 +144,9 @@ def _padded_group(layer, group):
 def im2col_picture(layer, group=0, position=(0, 0), seed=1):
     """Everything the ``im2col`` pictures draw, for receptive field ``position`` = (row, col) of image 0."""
     geom = layer.geom
-    _check_choice("group", group, geom.groups)
-    _check_choice("position row", position[0], geom.out_h)
-    _check_choice("position column", position[1], geom.out_w)
+    _check_choice("group", group, geom.groups, "groups")
+    _check_choice("position row", position[0], geom.out_h, "output rows")
+    _check_choice("position column", position[1], geom.out_w, "output columns")
     cols = im2col(layer.x, geom)
     column_index = position[0] * geom.out_w + position[1]  # (n*oh + y)*ow + x with n = 0
     grad_out = np.random.default_rng(seed).integers(-2, 3, size=geom.output_shape).astype(np.float64)
@@ -212,21 +212,21 @@ class StepFrame:
         return list(zip(self.window.ravel(), self.weights.ravel()))
 
 
-def step_frames(layer, group=0, out_channel=0, positions=4):
-    """The first ``positions`` output positions (row by row) of filter ``out_channel`` of group ``group``.
+def step_frames(layer, group=0, filter_in_group=0, positions=4):
+    """The first ``positions`` output positions (row by row) of filter ``filter_in_group`` of group ``group``.
 
     Returns ``(padded, frames)``: the group's zero-padded channels of image 0 and one StepFrame each.
     """
     geom = layer.geom
-    _check_choice("group", group, geom.groups)
-    _check_choice("out_channel", out_channel, geom.out_channels_per_group)
+    _check_choice("group", group, geom.groups, "groups")
+    _check_choice("filter", filter_in_group, geom.out_channels_per_group, "filters in a group")
     if not 1 <= positions <= geom.out_h * geom.out_w:
         raise ValueError(f"positions={positions} must be between 1 and the {geom.out_h * geom.out_w} output "
                          f"positions ({geom.out_h}x{geom.out_w})")
     cols = im2col(layer.x, geom)
     with conv_algorithm("im2col"):
         output = conv.conv2d_forward(layer.x, layer.weight, geom)
-    filter_index = group * geom.out_channels_per_group + out_channel
+    filter_index = group * geom.out_channels_per_group + filter_in_group
     kernel_shape = (geom.in_channels_per_group, geom.kernel_h, geom.kernel_w)
     frames = []
     for index in range(positions):

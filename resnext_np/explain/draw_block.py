@@ -102,7 +102,8 @@ def draw_algorithms(picture, folder):
     geom = picture.geom
     refused = "; ".join(f"{name} cannot: {reason}" for name, reason in picture.refused.items())
     axis.set_title(f"input {geom.input_shape}, weight {geom.weight_shape}, groups {geom.groups}, stride "
-                   f"{geom.stride_h}, padding {geom.pad_h}\nauto picks {picture.choice}: " + "\n".join(picture.reasons[1:])
+                   f"{geom.stride_h}, padding {geom.pad_h}\nauto picks {picture.choice}: "
+                   + "\n".join(picture.reasons[1:])
                    + (f"\n{refused}" if refused else ""), fontsize=8)
     axis.margins(x=0.3)
     return [save(figure, folder, "algorithms.png")]

@@ -83,7 +83,8 @@ def _draw_product(picture, folder):
     plt = pyplot()
     g = picture.group
     weight, cols, output = picture.weight_matrix[g], picture.cols[g], picture.output[g]
-    figure, axes = plt.subplots(1, 3, figsize=(4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0]),
+    size = (4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0])
+    figure, axes = plt.subplots(1, 3, figsize=size,
                                 gridspec_kw={"width_ratios": [weight.shape[1], cols.shape[1], output.shape[1]]})
     draw_matrix(axes[0], weight, np.full(weight.shape, g), title=f"W_g {weight.shape}", fontsize=6)
     draw_matrix(axes[1], cols, np.full(cols.shape, g), highlight=_column(cols.shape, picture.column_index),
@@ -117,7 +118,8 @@ def _draw_gradients(picture, folder):
     else:
         draw_matrix(axes[1], picture.grad_input[0, first_channel], np.full(picture.patch_counts.shape, g),
                     title=titles[0], fontsize=8)
-        filter_taps = picture.grad_weight[first_filter].reshape(geom.in_channels_per_group * geom.kernel_h, geom.kernel_w)
+        # (Cg, kh, kw) -> (Cg*kh, kw): the filter's channels one above the other
+        filter_taps = picture.grad_weight[first_filter].reshape(-1, geom.kernel_w)
         draw_matrix(axes[2], filter_taps, np.full(filter_taps.shape, g), fontsize=9, title=titles[1])
     return save(figure, folder, "im2col_gradients.png")
 

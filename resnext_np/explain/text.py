@@ -47,7 +47,8 @@ def groups_text(picture):
     block = geom.col_rows
     for row, owner_row in zip(picture.dense_matrix, owner):
         cells = ["." if g < 0 else _number(v) for v, g in zip(row, owner_row)]
-        pieces = [" ".join(f"{cell:>2}" for cell in cells[start : start + block]) for start in range(0, len(cells), block)]
+        pieces = [" ".join(f"{cell:>2}" for cell in cells[start : start + block])
+                  for start in range(0, len(cells), block)]
         lines.append(" | ".join(pieces))
     return "\n".join(lines)
 

@@ -31,7 +31,8 @@ def test_block_diagonal_weight_is_the_converters_pieces_and_computes_the_grouped
     geom = layer.geom
     pieces = from_grouped_state({"conv_conv.weight": layer.weight}, "b", geom.groups)
     for g, in_slice, out_slice in geom.group_slices():
-        np.testing.assert_array_equal(picture.dense_weight[out_slice, in_slice], pieces[f"branches.{g}.conv_conv.weight"])
+        np.testing.assert_array_equal(picture.dense_weight[out_slice, in_slice],
+                                      pieces[f"branches.{g}.conv_conv.weight"])
     owner = picture.group_of_entry()
     assert (picture.dense_matrix[owner < 0] == 0).all() and (owner < 0).sum() == 8 * 72 - 8 * 18
     assert picture.block_columns == (18, 18, 18, 18)
@@ -82,7 +83,7 @@ def test_product_and_gradients_are_the_librarys_and_match_the_reference(layer):
 
 # --------------------------------------------------------------------------------------- step
 def test_step_frames_are_sums_of_the_padded_window_and_equal_the_output(layer):
-    padded, frames = conv_data.step_frames(layer, group=1, out_channel=1, positions=7)
+    padded, frames = conv_data.step_frames(layer, group=1, filter_in_group=1, positions=7)
     expected = reference.conv2d_forward(layer.x, layer.weight, layer.geom)
     assert [frame.position for frame in frames] == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1)]
     for frame in frames:
@@ -197,7 +198,7 @@ def test_a_student_copy_still_gets_the_pictures_of_the_tasks_done(monkeypatch, t
 
 def test_bad_choices_quote_the_numbers(capsys):
     assert main(["im2col", "--position", "5", "0", "--no-png"]) == 2
-    assert capsys.readouterr().err == "error: position row=5 is out of range: this layer has 5 (0..4)\n"
+    assert capsys.readouterr().err == "error: position row=5 is out of range: there are 5 output rows (0..4)\n"
 
 
 def test_without_matplotlib_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
