@@ -87,7 +87,17 @@ class GroupsPicture:
 def groups_picture(layer):
     """Cut the grouped weight into its G branch weights with the project's converter
     (``from_grouped_state``, the one that turns form (c) into form (b)), and put branch g's
-    (Og, Cg, kh, kw) weight at filter block g, channel block g of a zero (O, C, kh, kw) weight."""
+    (Og, Cg, kh, kw) weight at filter block g, channel block g of a zero (O, C, kh, kw) weight.
+
+    >>> picture = groups_picture(make_layer(channels=4, out_channels=4, groups=2, kernel=3, image=4))
+    >>> picture.grouped_matrix.shape, picture.dense_matrix.shape, picture.block_columns
+    ((4, 18), (4, 36), (18, 18))
+    >>> picture.group_of_entry()[:, ::9]        # every 9th column: filters 0-1 see channels 0-1 only
+    array([[ 0,  0, -1, -1],
+           [ 0,  0, -1, -1],
+           [-1, -1,  1,  1],
+           [-1, -1,  1,  1]])
+    """
     geom = layer.geom
     branches = from_grouped_state({"conv_conv.weight": layer.weight}, "b", geom.groups)
     dense = np.zeros((geom.out_channels, geom.in_channels, geom.kernel_h, geom.kernel_w), dtype=layer.weight.dtype)
@@ -142,7 +152,18 @@ def _padded_group(layer, group):
 
 
 def im2col_picture(layer, group=0, position=(0, 0), seed=1):
-    """Everything the ``im2col`` pictures draw, for receptive field ``position`` = (row, col) of image 0."""
+    """Everything the ``im2col`` pictures draw, for receptive field ``position`` = (row, col) of image 0.
+
+    >>> layer = make_layer(channels=2, out_channels=2, groups=1, kernel=3, image=4)
+    >>> picture = im2col_picture(layer, position=(0, 1))
+    >>> picture.cols.shape, picture.column_index     # no padding: 2x2 output positions, (0, 1) is the 2nd
+    ((1, 18, 4), 1)
+    >>> picture.patch_counts                          # col2im of ones: the middle pixels lie in all 4 fields
+    array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]])
+    """
     geom = layer.geom
     _check_choice("group", group, geom.groups, "groups")
     _check_choice("position row", position[0], geom.out_h, "output rows")

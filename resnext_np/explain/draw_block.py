@@ -5,10 +5,11 @@ convolution's box carries its real weight shape, so a different ``--cardinality`
 ``--base-width`` redraws them with different numbers.
 """
 
-from resnext_np.explain.plotting import ZERO_GREY, group_colour, pyplot, save
+from resnext_np.explain.plotting import ZERO_GREY, fit, group_colour, pyplot, save
 
 __all__ = ["form_stages", "draw_forms", "draw_algorithms"]
 
+MAX_BRANCHES = 4  # branches drawn side by side; a wider block shows the first three and "... more"
 _MERGE = {"a": "sum of the C branches", "b": "concatenate the C branches"}
 _TITLES = {"a": "(a) split-transform-merge", "b": "(b) early concatenation", "c": "(c) grouped convolution"}
 
@@ -44,30 +45,34 @@ def _box_label(name, shape, groups):
 
 
 def _draw_form(axis, stages, picture, form):
-    cardinality = picture.config["cardinality"]
+    columns = min(picture.config["cardinality"], MAX_BRANCHES)
+    middle = columns / 2
     height = len(stages) + 2  # x on top, one row per stage, then the merge with the shortcut
-    axis.set_xlim(0, cardinality)
+    axis.set_xlim(0, columns)
     axis.set_ylim(0, height + 0.3)
     axis.axis("off")
     axis.set_title(_TITLES[form], fontsize=10)
-    axis.text(cardinality / 2, height, f"x {picture.input_shape}", ha="center", va="center", fontsize=8)
+    axis.text(middle, height, f"x {picture.input_shape}", ha="center", va="center", fontsize=8)
     for row, stage in enumerate(stages):
         y = height - 1 - row
-        axis.annotate("", (cardinality / 2, y + 0.35), (cardinality / 2, y + 0.75),
-                      arrowprops={"arrowstyle": "->", "color": "0.4"})
+        axis.annotate("", (middle, y + 0.35), (middle, y + 0.75), arrowprops={"arrowstyle": "->", "color": "0.4"})
         if isinstance(stage, str):
-            axis.text(cardinality / 2, y, stage, ha="center", va="center", fontsize=8, style="italic")
+            axis.text(middle, y, stage, ha="center", va="center", fontsize=8, style="italic")
             continue
-        width = cardinality / len(stage)
-        for i, (name, shape, groups) in enumerate(stage):
+        boxes = stage if len(stage) <= MAX_BRANCHES else stage[: MAX_BRANCHES - 1]
+        width = columns / len(stage) if len(stage) <= MAX_BRANCHES else 1
+        for i, (name, shape, groups) in enumerate(boxes):
             colour = group_colour(i, 0.6) if len(stage) > 1 else (group_colour(0, 0.8) if groups > 1 else ZERO_GREY)
             axis.text(width * (i + 0.5), y, _box_label(name, shape, groups), ha="center", va="center",
                       fontsize=6 if len(stage) > 2 else 7, bbox={"boxstyle": "round", "facecolor": colour})
+        if len(boxes) < len(stage):
+            axis.text(columns - 0.5, y, f"... {len(stage) - len(boxes)} more\nbranches like these",
+                      ha="center", va="center", fontsize=7)
     shortcut = [name for name, _, _ in picture.layers[form] if name.startswith("shortcut")]
     merge = "BN, + projection shortcut, ReLU" if shortcut else "BN, + x (identity shortcut), ReLU"
-    axis.annotate("", (cardinality / 2, 1.35), (cardinality / 2, 1.75), arrowprops={"arrowstyle": "->", "color": "0.4"})
-    axis.text(cardinality / 2, 1, merge, ha="center", va="center", fontsize=7)
-    axis.text(cardinality / 2, 0.4, f"y {picture.output_shape}", ha="center", va="center", fontsize=8)
+    axis.annotate("", (middle, 1.35), (middle, 1.75), arrowprops={"arrowstyle": "->", "color": "0.4"})
+    axis.text(middle, 1, merge, ha="center", va="center", fontsize=7)
+    axis.text(middle, 0.4, f"y {picture.output_shape}", ha="center", va="center", fontsize=8)
 
 
 def draw_forms(picture, folder):
@@ -75,9 +80,9 @@ def draw_forms(picture, folder):
     plt = pyplot()
     stages = {form: form_stages(picture.layers[form], form) for form in ("a", "b", "c")}
     rows = max(len(s) for s in stages.values()) + 2
-    cardinality = picture.config["cardinality"]
-    figure, axes = plt.subplots(1, 3, figsize=(4.5 + 2.6 * cardinality, 1.2 + 0.95 * rows),
-                                gridspec_kw={"width_ratios": [cardinality, cardinality, 1.4]})
+    columns = min(picture.config["cardinality"], MAX_BRANCHES)
+    figure, axes = plt.subplots(1, 3, figsize=fit(4.5 + 2.6 * columns, 1.2 + 0.95 * rows),
+                                gridspec_kw={"width_ratios": [columns, columns, 1.4]})
     for axis, form in zip(axes, ("a", "b", "c")):
         _draw_form(axis, stages[form], picture, form)
     config = ", ".join(f"{key}={value}" for key, value in picture.config.items())

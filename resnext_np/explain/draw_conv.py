@@ -6,10 +6,13 @@ out arrays the library computed and adds labels, nothing more.
 
 import numpy as np
 
-from resnext_np.explain.plotting import draw_matrix, pyplot, save
+from resnext_np.explain.plotting import draw_matrix, fit, pyplot, save
 from resnext_np.explain.conv_data import window_mask
 
 __all__ = ["draw_groups", "draw_im2col", "draw_step_frame"]
+
+MAX_TERMS = 36  # products a step frame writes out (four lines)
+MAX_CHANNELS = 4  # channels of a group a step frame draws
 
 
 def draw_groups(picture, folder):
@@ -20,12 +23,12 @@ def draw_groups(picture, folder):
     row_owner = np.repeat(np.arange(geom.groups), geom.out_channels_per_group)[:, None]
     width = picture.dense_matrix.shape[1]
     figure, (stored_axis, dense_axis) = plt.subplots(
-        1, 2, figsize=(2.5 + 0.2 * (width + geom.col_rows), 1.2 + 0.25 * geom.out_channels),
+        1, 2, figsize=fit(2.5 + 0.2 * (width + geom.col_rows), 1.2 + 0.25 * geom.out_channels),
         gridspec_kw={"width_ratios": [geom.col_rows, width]})
     draw_matrix(stored_axis, picture.grouped_matrix, np.broadcast_to(row_owner, picture.grouped_matrix.shape),
                 title=f"stored grouped weight {geom.weight_shape}\nas ({geom.out_channels}, {geom.col_rows}): "
                       f"{picture.grouped_matrix.size} numbers")
-    draw_matrix(dense_axis, picture.dense_matrix, owner, numbers=True,
+    draw_matrix(dense_axis, picture.dense_matrix, owner,
                 title=f"the same layer as a dense weight ({geom.out_channels}, {geom.in_channels}, {geom.kernel_h}, "
                       f"{geom.kernel_w}) = ({geom.out_channels}, {width}): block-diagonal, grey blocks are zero")
     start = 0
@@ -64,7 +67,7 @@ def _draw_column(picture, folder):
     mask = window_mask(picture.padded.shape[1:], picture.top, picture.left, geom)
     cols = picture.cols[g]  # group g's row block of the (G*Cg*kh*kw, N*oh*ow) column matrix
     channels = len(picture.padded)
-    figure = plt.figure(figsize=(3 + 2.6 * channels + 0.24 * geom.col_cols, 1.2 + 0.22 * geom.col_rows))
+    figure = plt.figure(figsize=fit(3 + 2.6 * channels + 0.24 * geom.col_cols, 1.2 + 0.22 * geom.col_rows))
     grid = figure.add_gridspec(1, channels + 1, width_ratios=[picture.padded.shape[2]] * channels + [geom.col_cols])
     for c in range(channels):
         _draw_padded(figure.add_subplot(grid[0, c]), picture.padded[c], geom, mask, g,
@@ -83,7 +86,7 @@ def _draw_product(picture, folder):
     plt = pyplot()
     g = picture.group
     weight, cols, output = picture.weight_matrix[g], picture.cols[g], picture.output[g]
-    size = (4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0])
+    size = fit(4 + 0.22 * (weight.shape[1] + 2 * cols.shape[1]), 1.5 + 0.16 * cols.shape[0])
     figure, axes = plt.subplots(1, 3, figsize=size,
                                 gridspec_kw={"width_ratios": [weight.shape[1], cols.shape[1], output.shape[1]]})
     draw_matrix(axes[0], weight, np.full(weight.shape, g), title=f"W_g {weight.shape}", fontsize=6)
@@ -132,17 +135,23 @@ def _column(shape, index):
 
 
 def draw_step_frame(padded, frame, geom, group, filter_index, folder, index):
-    """step_NN.png: the kernel at one position over the padded channels, and the sum it computes."""
+    """step_NN.png: the kernel at one position over the padded channels, and the sum it computes.
+    A group of more than ``MAX_CHANNELS`` channels shows its first ones (the sum still covers all)."""
     plt = pyplot()
     mask = window_mask(padded.shape[1:], frame.top, frame.left, geom)
-    channels = len(padded)
-    figure, axes = plt.subplots(1, 2 * channels, figsize=(3.2 * channels + 1.6 * channels, 4.2),
+    channels = min(len(padded), MAX_CHANNELS)
+    figure, axes = plt.subplots(1, 2 * channels, figsize=fit(4.8 * channels, 4.2), squeeze=False,
                                 gridspec_kw={"width_ratios": [padded.shape[2], geom.kernel_w] * channels})
+    axes = axes[0]
     for c in range(channels):
         _draw_padded(axes[2 * c], padded[c], geom, mask, group, f"padded channel {c} of group {group}")
         draw_matrix(axes[2 * c + 1], frame.weights[c], np.full(frame.weights[c].shape, group), fontsize=9,
                     title=f"filter {filter_index},\nchannel {c}")
+    if channels < len(padded):
+        figure.suptitle(f"channels 0..{channels - 1} of the group's {len(padded)} shown", fontsize=9)
     terms = [f"{x:g}*{w:g}" if w >= 0 else f"{x:g}*({w:g})" for x, w in frame.terms()]
+    if len(terms) > MAX_TERMS:  # the terminal version writes every term
+        terms = terms[: MAX_TERMS - 9] + [f"... ({len(terms)} products in all)"]
     lines = [" + ".join(terms[start : start + 9]) for start in range(0, len(terms), 9)]
     figure.text(0.5, 0.02, f"y[{filter_index}, {frame.position[0]}, {frame.position[1]}] = " + "\n  + ".join(lines)
                 + f"  =  {frame.value:g}", ha="center", va="bottom", fontsize=9, family="monospace")

@@ -5,9 +5,11 @@ import os
 
 import numpy as np
 
-__all__ = ["MatplotlibMissing", "pyplot", "group_colour", "ZERO_GREY", "draw_matrix", "save"]
+__all__ = ["MatplotlibMissing", "pyplot", "group_colour", "ZERO_GREY", "draw_matrix", "fit", "save"]
 
 ZERO_GREY = (0.82, 0.82, 0.82)
+MAX_NUMBERS = 2000  # a matrix with more cells is drawn as colours only: the digits would not be legible
+MAX_INCHES = (24, 16)
 _GROUP_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
                   "#9c755f", "#bab0ac"]
 
@@ -49,7 +51,7 @@ def draw_matrix(axis, values, owner=None, highlight=None, numbers=True, title=No
             strong = highlight is not None and highlight[r, c]
             image[r, c] = ZERO_GREY if owner[r, c] < 0 else group_colour(owner[r, c], 0.25 if strong else 0.7)
     axis.imshow(image, interpolation="nearest", aspect="equal")
-    if numbers:
+    if numbers and values.size <= MAX_NUMBERS:
         for (r, c), value in np.ndenumerate(values):
             if owner[r, c] >= 0 or grey_numbers:
                 text = f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
@@ -61,6 +63,13 @@ def draw_matrix(axis, values, owner=None, highlight=None, numbers=True, title=No
     axis.set_yticks([])
     if title:
         axis.set_title(title, fontsize=9)
+
+
+def fit(width, height):
+    """A figure size in inches, scaled down (keeping its shape) to at most ``MAX_INCHES``, so a large
+    configuration gives a picture of reasonable size instead of a huge one."""
+    scale = min(1.0, MAX_INCHES[0] / width, MAX_INCHES[1] / height)
+    return width * scale, height * scale
 
 
 def _cell_frame(r, c):

@@ -158,6 +158,14 @@ def test_step_frames_writes_one_png_per_position(tmp_path, capsys):
     assert all(os.path.getsize(tmp_path / name) > 2000 for name in os.listdir(tmp_path))
 
 
+def test_wide_configurations_still_draw(tmp_path):
+    """More channels than a frame shows, more branches than a diagram shows, more cells than digits."""
+    assert main(["step", "--channels", "16", "--groups", "1", "--positions", "1", "--frames", str(tmp_path)]) == 0
+    assert main(["groups", "--channels", "32", "--groups", "2", "--out", str(tmp_path)]) == 0
+    assert main(["forms", "--cardinality", "8", "--base-width", "2", "--image", "4", "--out", str(tmp_path)]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["forms.png", "groups.png", "step_00.png"]
+
+
 def test_step_in_the_terminal_prints_each_sum(capsys):
     assert main(["step", "--positions", "2"] + SMALL) == 0
     out = capsys.readouterr().out
