@@ -19,7 +19,9 @@ import argparse
 import sys
 
 from resnext_np.explain import block_data, conv_data, text
-from resnext_np.explain.plotting import MatplotlibMissing
+from resnext_np.explain.draw_block import draw_algorithms, draw_forms
+from resnext_np.explain.draw_conv import draw_groups, draw_im2col, draw_step_frame
+from resnext_np.explain.plotting import MatplotlibMissing, pyplot  # matplotlib itself only when drawing
 
 README_FIGURES = "docs/figures"
 
@@ -96,36 +98,28 @@ def _layer(args, batch=1):
 def run_groups(args):
     picture = conv_data.groups_picture(_layer(args))
     print(text.groups_text(picture))
-    return [] if args.no_png else _drawing().draw_groups(picture, args.out)
+    return [] if args.no_png else draw_groups(picture, args.out)
 
 
 def run_im2col(args):
     picture = conv_data.im2col_picture(_layer(args), args.group, tuple(args.position))
     equations = conv_data.shape_equations(picture.geom)
     print(text.im2col_text(picture, equations))
-    return [] if args.no_png else _drawing().draw_im2col(picture, equations, args.out)
+    return [] if args.no_png else draw_im2col(picture, equations, args.out)
 
 
 def run_forms(args):
     picture = block_data.forms_picture(args.in_channels, args.out_channels, args.stride, args.cardinality,
                                        args.base_width, args.widen_factor, image=args.image, seed=args.seed)
     print(text.forms_text(picture))
-    if args.no_png:
-        return []
-    from resnext_np.explain.draw_block import draw_forms
-
-    return draw_forms(picture, args.out)
+    return [] if args.no_png else draw_forms(picture, args.out)
 
 
 def run_algorithms(args):
     geom = _layer(args, batch=args.batch).geom
     picture = block_data.algorithms_picture(geom, repeats=args.repeats, seed=args.seed)
     print(text.algorithms_text(picture))
-    if args.no_png:
-        return []
-    from resnext_np.explain.draw_block import draw_algorithms
-
-    return draw_algorithms(picture, args.out)
+    return [] if args.no_png else draw_algorithms(picture, args.out)
 
 
 def run_step(args):
@@ -133,8 +127,7 @@ def run_step(args):
     padded, frames = conv_data.step_frames(layer, args.group, args.filter, args.positions)
     filter_index = args.group * layer.geom.out_channels_per_group + args.filter
     if args.frames is not None:
-        draw = _drawing().draw_step_frame
-        return [draw(padded, frame, layer.geom, args.group, filter_index, args.frames, index)
+        return [draw_step_frame(padded, frame, layer.geom, args.group, filter_index, args.frames, index)
                 for index, frame in enumerate(frames)]
     wait = sys.stdin is not None and sys.stdin.isatty()
     for index, frame in enumerate(frames):
@@ -159,12 +152,6 @@ def run_readme(args):
     return paths
 
 
-def _drawing():
-    from resnext_np.explain import draw_conv
-
-    return draw_conv
-
-
 RUNNERS = {"groups": run_groups, "im2col": run_im2col, "forms": run_forms, "algorithms": run_algorithms,
            "step": run_step, "readme": run_readme}
 
@@ -181,8 +168,6 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         if not getattr(args, "no_png", True) or getattr(args, "frames", None) is not None:
-            from resnext_np.explain.plotting import pyplot
-
             pyplot()  # fail before the work, not after it
         paths = RUNNERS[args.command](args)
     except (ValueError, TypeError, MatplotlibMissing) as error:
@@ -194,6 +179,9 @@ def main(argv=None):
     except OSError as error:
         print(f"error: could not write {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while stepping
+        print("interrupted", file=sys.stderr)
+        return 130
     for path in paths:
         print(f"wrote {path}")
     return 0
