@@ -18,10 +18,9 @@ def _factor(value):
     return _number(value) if value >= 0 else f"({_number(value)})"
 
 
-def grid(array, marked=None, zero=None):
-    """A 2-D array as aligned columns; cells where ``marked`` is True are shown as ``[v]``, and
-    cells equal to 0 as ``zero`` when given (a zero block reads as ``.``)."""
-    cells = [[zero if zero is not None and value == 0 else _number(value) for value in row] for row in array]
+def grid(array, marked=None):
+    """A 2-D array as aligned columns; cells where ``marked`` is True are shown as ``[v]``."""
+    cells = [[_number(value) for value in row] for row in array]
     width = max(len(cell) for row in cells for cell in row)
     lines = []
     for r, row in enumerate(cells):
