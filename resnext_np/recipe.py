@@ -53,9 +53,9 @@ RECIPES = {
     "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
                     decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
                     ema_decay=0.0, flip_tta=False, zero_init_residual=False),
-    "cpu": Recipe("cpu", batch_size=128, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
+    "cpu": Recipe("cpu", batch_size=32, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
                   decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
-                  ema_decay=0.99, flip_tta=True, zero_init_residual=False),
+                  ema_decay=0.0, flip_tta=True, zero_init_residual=False),
 }
 DEFAULT_RECIPE = "cpu"
 
