@@ -5,18 +5,22 @@ SGD with Nesterov momentum 0.9, learning rate 0.1 per 128 images, weight decay 5
 parameter, the learning rate divided by 10 at 50% and 75% of training.
 
 ``cpu``: the same model and optimiser with the tricks that the fast-CIFAR literature measured to pay
-per unit of compute (Page 2018; Jordan 2024; He et al. 2019 "Bag of tricks"), each kept only after
-a held-out measurement here (the README's table and issue #15's note give the numbers):
+per unit of compute (Smith & Topin 2017; Page 2018; He et al. 2019 "Bag of tricks"; Jordan 2024),
+each kept only if a held-out measurement here said it pays (README's CIFAR section has the table):
 
+* batch 32 with a peak learning rate of 0.2: four times the updates of batch 128 per epoch, at
+  about 80% of its images per second on 2 cores; a short run is short of updates, not of images;
 * one-cycle schedule: a linear warm-up over the first 20% of the steps, then a linear decay to
   ~zero (``minigrad.optim.lr_scheduler.OneCycleLR``). In a short run the decay is where the
   accuracy is won; a schedule that ends at a high rate wastes the budget;
 * label smoothing 0.1 (``F.cross_entropy(..., label_smoothing=0.1)``);
 * no weight decay on BatchNorm weights and biases, nor on any bias (they set scales and offsets,
   not the complexity the decay is there to limit);
-* an exponential moving average of the weights, evaluated instead of the raw weights
-  (``minigrad.optim.ExponentialMovingAverage``);
 * flip test-time augmentation: the prediction averages the softmax of the image and its mirror.
+
+Measured and left out (available as options): an exponential moving average of the weights
+(``--ema-decay``; with a schedule that decays to zero it averaged in worse weights) and starting
+each block's last BatchNorm at zero (``--zero-init-residual``).
 
 A recipe's values are the defaults of the training command's options; any option given on the
 command line overrides its value.
