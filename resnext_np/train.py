@@ -26,7 +26,6 @@ non-finite loss, gradient, weight or BatchNorm statistic and names the layer whe
 """
 
 import argparse
-import copy
 import math
 import os
 import sys
@@ -36,12 +35,30 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.data import (ArrayDataset, Compose, DataLoader, Normalize, RandomCrop,
-                           RandomHorizontalFlip, ToFloat)
+from minigrad.data import (
+    ArrayDataset,
+    Compose,
+    DataLoader,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    ToFloat,
+)
 from resnext_np import data as datasets
 from resnext_np import trainer as training_loop
-from resnext_np.budget import TIMED_STEPS, plan_for_budget, plan_for_epochs, plan_from_dict, time_calls
-from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, existing_checkpoint, load_for_resume
+from resnext_np.budget import (
+    TIMED_STEPS,
+    plan_for_budget,
+    plan_for_epochs,
+    plan_from_dict,
+    time_calls,
+)
+from resnext_np.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    existing_checkpoint,
+    load_for_resume,
+)
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS, build_model
 from resnext_np.recipe import DEFAULT_RECIPE, RECIPES, make_optimizer
@@ -215,7 +232,9 @@ def measure_plan(args, loaders, num_classes, started, clock=time.perf_counter):
     train_loader, test_loader = loaders
     model = build_model(args.model, num_classes=num_classes, generator=12345)
     optimizer, _ = make_optimizer(args, model, total_steps=1)
-    timing_loader = copy.deepcopy(train_loader)
+    # One real batch from a loader of its own, so the run's loader (and its random state) is untouched.
+    timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
+                               seed=train_loader.seed + 1, transform=train_loader.transform)
     images, labels = next(iter(timing_loader))
 
     def train_step():
