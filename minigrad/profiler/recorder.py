@@ -29,8 +29,9 @@ NO_MODULE = "(no module)"
 class Event:
     """One call of one op: ``op`` ran its ``phase`` ("forward"/"backward") in ``layer`` for ``seconds``.
 
-    ``algorithm`` is the convolution algorithm that ran (``"direct"``, ``"im2col"``, ...; ``"cuda"``
-    on the GPU backend), ``None`` for other ops; ``flops`` and ``bytes`` follow the model of
+    ``dtype`` is the NumPy dtype of the output (of ``grad_out`` for backward); ``algorithm`` is the
+    convolution algorithm that ran (``"direct"``, ``"im2col"``, ...; ``"cuda"`` on the GPU backend),
+    ``None`` for other ops; ``flops`` and ``bytes`` follow the model of
     :mod:`minigrad.profiler.counts`.
     """
 
@@ -41,7 +42,7 @@ class Event:
         self.dtype, self.seconds, self.flops, self.bytes = dtype, seconds, flops, bytes
 
     def as_dict(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: str(self.dtype) if name == "dtype" else getattr(self, name) for name in self.__slots__}
 
     def __repr__(self):
         return (f"Event({self.op} {self.phase} in {self.layer!r}, {self.seconds * 1e3:.3f} ms, "
@@ -178,7 +179,7 @@ class profile:  # noqa: N801  (a context manager named like torch.profiler.profi
         output = np.asarray(output)
         flops, moved = counts.forward_counts(function.__name__, ctx, arrays, output, attrs)
         algorithm = _conv_algorithm(ctx) if function.__name__ == "Conv2d" else None
-        event = Event(function.__name__, "forward", self._layer(), algorithm, str(output.dtype), seconds, flops, moved)
+        event = Event(function.__name__, "forward", self._layer(), algorithm, output.dtype, seconds, flops, moved)
         ctx.profiled_forward = (event, attrs)  # for the backward event: its layer, algorithm, attributes
         self._add(event)
         self.bookkeeping_seconds += time.perf_counter() - start - seconds
@@ -199,6 +200,6 @@ class profile:  # noqa: N801  (a context manager named like torch.profiler.profi
             algorithm = _conv_algorithm(ctx) if name == "Conv2d" else None
         shapes = tuple(t.shape for t in node.inputs)
         flops, moved = counts.backward_counts(name, ctx, shapes, grad_out, as_tuple, attrs)
-        self._add(Event(name, "backward", layer, algorithm, str(grad_out.dtype), seconds, flops, moved))
+        self._add(Event(name, "backward", layer, algorithm, grad_out.dtype, seconds, flops, moved))
         self.bookkeeping_seconds += time.perf_counter() - start - seconds
         return grads

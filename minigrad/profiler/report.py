@@ -62,7 +62,7 @@ def rows(profile, group_by="op", sort_by="total"):
     peaks = profile.peaks if events else None
     result = []
     for name, members in grouped.items():
-        dtypes = {e.dtype for e in members}
+        dtypes = {str(e.dtype) for e in members}
         row = Row(name=name, calls=len(members), seconds=sum(e.seconds for e in members),
                   flops=sum(e.flops for e in members), bytes=sum(e.bytes for e in members),
                   ops="+".join(sorted({e.op for e in members})),
