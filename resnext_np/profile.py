@@ -1,7 +1,7 @@
 """Profile a few training steps of a ResNeXt preset: where the time goes, against this machine's peaks.
 
     python -m resnext_np.profile --model resnext29_32x4d --batch 64
-    python -m resnext_np.profile --model resnext11_4x8d_w1 --batch 128 --steps 5 --out profiles/small
+    python -m resnext_np.profile --model resnext11_4x8d_w1 --batch 128 --steps 5 --out runs/small-profile
 
 A step is what ``benchmarks/train_step.py`` times: forward, cross-entropy, backward and an SGD
 (Nesterov, weight decay) update on a fixed random float32 batch.  After ``--warmup`` unprofiled
@@ -39,7 +39,7 @@ def build_parser():
     parser.add_argument("--steps", type=int, default=3, help="profiled steps (each paired with a plain one)")
     parser.add_argument("--warmup", type=int, default=2, help="unprofiled steps first (the first compiles kernels)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (minigrad.set_num_threads; default: every core)")
-    parser.add_argument("--out", default=None, help="folder for roofline.png and profile.json (default: profiles/<model>-b<batch>)")
+    parser.add_argument("--out", default=None, help="folder for roofline.png and profile.json (default: runs/profile-<model>-b<batch>)")
     parser.add_argument("--rows", type=int, default=12, help="rows per table (default 12)")
     parser.add_argument("--remeasure-peaks", action="store_true", help="measure this machine's peaks again")
     return parser
@@ -96,7 +96,7 @@ def main(argv=None):
         return 2
     if options.threads is not None:
         mg.set_num_threads(options.threads)
-    out = options.out or os.path.join("profiles", f"{options.model}-b{options.batch}")
+    out = options.out or os.path.join("runs", f"profile-{options.model}-b{options.batch}")
     os.makedirs(out, exist_ok=True)
     step = training_step(options.model, options.batch)
     for _ in range(options.warmup):

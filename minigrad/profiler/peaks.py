@@ -94,8 +94,9 @@ def _best_rate(work_per_call, call, threads):
 
 def _matmul_gflops(dtype, threads):
     rng = np.random.default_rng(0)
-    operands = [(rng.random((MATRIX_SIZE, MATRIX_SIZE)).astype(dtype), rng.random((MATRIX_SIZE, MATRIX_SIZE)).astype(dtype),
-                 np.empty((MATRIX_SIZE, MATRIX_SIZE), dtype)) for _ in range(threads)]
+    shape = (MATRIX_SIZE, MATRIX_SIZE)
+    operands = [(rng.random(shape).astype(dtype), rng.random(shape).astype(dtype), np.empty(shape, dtype))
+                for _ in range(threads)]  # each thread its own a, b and out
     products = 4
 
     def multiply(thread):
