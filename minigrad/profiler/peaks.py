@@ -9,9 +9,10 @@ peaks are measured here, the way minigrad itself computes, not looked up in a da
 - streaming copy GB/s: the same threads each copy their slice of a 64 MiB array that no cache
   holds; each copied byte is read once and written once, so a copy of B bytes counts 2 * B.
 
-The best of a few short repetitions is kept (the peak is what the machine *can* do).  The probe
-takes about two seconds, so the result is cached per machine, thread count and BLAS kernel
-(threadpoolctl names the kernel OpenBLAS picked, e.g. ``Haswell``) in
+The best of a few short repetitions is kept (the peak is what the machine *can* do; other
+programs running at the same time lower it).  The probe takes a second or so (1.3 s on 2 busy
+cores), so the result is cached per machine, thread count and BLAS kernel (threadpoolctl names
+the kernel OpenBLAS picked, e.g. ``Haswell``) in
 ``$MINIGRAD_CACHE_DIR/peaks.json`` (default ``~/.cache/minigrad/``), with the date it was
 measured.  The file is replaced atomically; a file that cannot be read back as valid peaks is
 measured again, never trusted.  ``load_or_measure(remeasure=True)`` measures again on request.

@@ -20,6 +20,7 @@ import numpy as np
 from minigrad.autograd import op_recorder
 from minigrad.kernels import conv as cpu_conv
 from minigrad.profiler import counts, report
+from minigrad.profiler.peaks import load_or_measure
 
 __all__ = ["Event", "profile"]
 
@@ -119,8 +120,6 @@ class profile:  # noqa: N801  (a context manager named like torch.profiler.profi
     def peaks(self):
         """This machine's peaks (measured once and cached; see :mod:`minigrad.profiler.peaks`)."""
         if self._peaks is None:
-            from minigrad.profiler.peaks import load_or_measure
-
             self._peaks = load_or_measure()
         return self._peaks
 
