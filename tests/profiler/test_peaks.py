@@ -63,6 +63,19 @@ def test_a_cache_with_impossible_numbers_is_not_trusted(tmp_path):
     assert measured.copy_gbs > 0 and measured != good
 
 
+def test_a_write_that_fails_halfway_leaves_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "peaks.json"
+    peaks.load_or_measure(threads=1, path=str(path))
+    before = path.read_bytes()
+    # a measurement that cannot be written as JSON: the write fails inside write_atomically
+    unwritable = peaks.Peaks(1.0, 1.0, 1.0, 1, "blas", "machine", measured_at=object())
+    monkeypatch.setattr(peaks, "measure", lambda threads: unwritable)
+    with pytest.raises(TypeError):
+        peaks.load_or_measure(threads=1, path=str(path), remeasure=True)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["peaks.json"]
+
+
 def test_ridge_is_peak_flops_over_bandwidth():
     machine = peaks.Peaks(80.0, 40.0, 16.0, 2, "blas", "machine", "2026-01-01")
     assert machine.ridge("float32") == 5.0 and machine.ridge("float64") == 2.5
