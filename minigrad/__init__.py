@@ -26,6 +26,7 @@ from minigrad.kernels.conv.selection import conv_algorithm
 from minigrad.kernels.threads import get_num_threads, set_num_threads
 from minigrad.random import manual_seed
 from minigrad import serialization
+from minigrad import profiler
 from minigrad.serialization import load, save
 
 kernels.threads.take_charge_of_the_cores()
@@ -45,5 +46,5 @@ __all__ = [
     "float32", "float", "float64", "double", "int64", "long", "bool",
     "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
-    "set_num_threads", "get_num_threads", "serialization", "save", "load",
+    "set_num_threads", "get_num_threads", "serialization", "save", "load", "profiler",
 ]

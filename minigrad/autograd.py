@@ -26,6 +26,11 @@ from minigrad.tensor import Tensor
 # (interleaved ``__exit__`` calls) still end with recording back on.
 _no_grad_depth = contextvars.ContextVar("minigrad_no_grad_depth", default=0)
 
+# The recorder of an open ``minigrad.profiler.profile()`` block in this thread, or None.  When it is
+# None (always, unless profiling) an op costs one extra branch; when set, the recorder runs the op's
+# forward and backward itself, timing them (minigrad/profiler/recorder.py).
+op_recorder = contextvars.ContextVar("minigrad_op_recorder", default=None)
+
 
 def is_grad_enabled():
     """True unless this thread is inside a ``no_grad()`` block."""
@@ -114,7 +119,11 @@ class Function:
         needs_input_grad = tuple(t.requires_grad for t in inputs)
         record = _no_grad_depth.get() == 0 and any(needs_input_grad)
         ctx = Context(needs_input_grad)
-        output_array = cls.forward(ctx, *(t.data for t in inputs), **attrs)
+        recorder = op_recorder.get()
+        if recorder is None:
+            output_array = cls.forward(ctx, *(t.data for t in inputs), **attrs)
+        else:
+            output_array = recorder.forward(cls, ctx, inputs, attrs)
         output = Tensor(np.asarray(output_array))
         if record:
             output.requires_grad = True
@@ -171,6 +180,7 @@ def backward(root, grad=None):
             raise ValueError(f"backward(): grad has shape {grad.shape}, but the output has shape {root.shape}")
 
     pending = {id(root): grad}  # id(tensor) -> gradient summed over the uses seen so far
+    recorder = op_recorder.get()
     for tensor in _reverse_topological_order(root):
         grad_out = pending.pop(id(tensor), None)
         if grad_out is None:
@@ -183,7 +193,10 @@ def backward(root, grad=None):
             tensor.grad = Tensor(total)
             continue
         _check_versions(node)
-        input_grads = node.function.backward(node.ctx, grad_out)
+        if recorder is None:
+            input_grads = node.function.backward(node.ctx, grad_out)
+        else:
+            input_grads = recorder.backward(node, grad_out)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         _check_gradients(node, input_grads)

@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from minigrad.autograd import op_recorder
 from minigrad.tensor import Tensor
 
 
@@ -81,9 +82,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        output = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            hook(self, args, output)
+        recorder = op_recorder.get()  # None unless inside minigrad.profiler.profile()
+        if recorder is not None:
+            recorder.enter_module(self)  # so the ops recorded next carry this layer's dotted name
+        try:
+            output = self.forward(*args, **kwargs)
+            for hook in tuple(self._forward_hooks.values()):
+                hook(self, args, output)
+        finally:
+            if recorder is not None:
+                recorder.exit_module(self)
         return output
 
     def register_forward_hook(self, hook):
