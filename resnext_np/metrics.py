@@ -31,7 +31,7 @@ def plot_curves(out_dir, history, title=None):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
     except ImportError:
         return 'matplotlib is not installed, so no curves.png (pip install "minigrad-resnext[plot]")'
     epochs = [row["epoch"] for row in history]
@@ -43,6 +43,9 @@ def plot_curves(out_dir, history, title=None):
     loss_axis.plot(epochs, series("train_loss"), "o-", label="train", clip_on=False)
     loss_axis.plot(epochs, series("test_loss"), "o-", label="test", clip_on=False)
     loss_axis.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 2.2, not 2.2x10^0
+    loss_axis.yaxis.set_major_formatter(plain)
+    loss_axis.yaxis.set_minor_formatter(plain)
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy (log scale)", title="loss")
     accuracy_axis.plot(epochs, series("train_acc"), "o-", label="train", clip_on=False)
     accuracy_axis.plot(epochs, series("test_acc"), "o-", label="test", clip_on=False)
@@ -51,12 +54,17 @@ def plot_curves(out_dir, history, title=None):
         accuracy_axis.plot([epochs[-1]], [tta[-1]], "*", markersize=11, label="test, flip TTA", clip_on=False)
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     rate_axis = accuracy_axis.twinx()
-    rate_axis.plot(epochs, series("lr"), "--", color="grey", label="learning rate (end of epoch)")
+    # The rate at each epoch's first and last step, drawn across the epoch: the warm-up shows.
+    rate_x, rate_y = [], []
+    for row in history:
+        rate_x += [row["epoch"] - 1, row["epoch"]]
+        rate_y += [row.get("lr_start", row["lr"]), row["lr"]]
+    rate_axis.plot(rate_x, rate_y, "--", color="grey", label="learning rate")
     rate_axis.set_ylabel("learning rate", color="grey")
     rate_axis.set_ylim(bottom=0)
     for axis in (loss_axis, accuracy_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_xlim(min(epochs) - 0.3, max(epochs) + 0.3)
+        axis.set_xlim(min(epochs) - 1.1, max(epochs) + 0.3)
         axis.grid(alpha=0.3)
     loss_axis.legend()
     lines = accuracy_axis.get_legend_handles_labels()

@@ -176,6 +176,8 @@ class Trainer:
                 skip = partial["batches_done"] if partial else 0
                 self.partial = None
                 epoch_started = self.clock()
+                lr_at_start = sums.get("lr_start", self.optimizer.param_groups[0]["lr"])
+                sums["lr_start"] = lr_at_start
                 steps = plan.steps_in_epoch(epoch)
                 batches = progress(self.train_loader, steps, f"epoch {epoch + 1}", show_progress, False, "batch")
                 for step, (images, labels) in enumerate(batches):
@@ -214,14 +216,15 @@ class Trainer:
 
     def _end_epoch(self, epoch, sums, seconds_now, epochs, show_progress, started):
         seconds = sums["seconds"] + seconds_now
-        learning_rate = self.optimizer.param_groups[0]["lr"]
+        learning_rate = self.optimizer.param_groups[0]["lr"]  # the rate of the epoch's last step
         test_loss, test_acc, _, _ = self.evaluate()
         if not math.isfinite(test_loss):
             where = divergence.first_non_finite_output(self.model.eval(), next(iter(self.test_loader))[0])
             raise self.diverged(f"the test loss became {test_loss}", epoch, len(self.train_loader) - 1, where)
         self.history.append({
             "epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"], "train_acc": sums["correct"] / sums["seen"],
-            "test_loss": test_loss, "test_acc": test_acc, "lr": learning_rate, "seconds": seconds,
+            "test_loss": test_loss, "test_acc": test_acc, "lr_start": sums["lr_start"], "lr": learning_rate,
+            "seconds": seconds,
             "images_per_second": sums["seen"] / max(seconds, 1e-9),
         })
         self.save(self.snapshot(epoch + 1, None, self.spent_seconds + self.clock() - started))
