@@ -55,14 +55,17 @@ def test_every_forward_and_backward_is_recorded_once():
 def test_op_times_add_up_to_the_wall_time_of_the_block():
     # arrays large enough that the kernels, not Python, take the time
     net = Net(channels=32)
-    x = batch(n=32, size=32)
+    x = batch(n=64, size=32)
     net(x).sum().backward()  # compile the kernels outside the block
-    with profile(peaks=PEAKS) as prof:
-        for _ in range(2):
-            net(x).sum().backward()
-    ops = sum(e.seconds for e in prof.events)
-    assert ops <= prof.wall_seconds
-    assert ops >= 0.9 * prof.wall_seconds, (ops, prof.wall_seconds)
+    shares = []
+    for _ in range(3):  # a shared machine can pause the process between two ops: the best of 3 tries
+        with profile(peaks=PEAKS) as prof:
+            for _ in range(2):
+                net(x).sum().backward()
+        ops = sum(e.seconds for e in prof.events)
+        assert ops <= prof.wall_seconds
+        shares.append(ops / prof.wall_seconds)
+    assert max(shares) >= 0.9, shares
 
 
 def test_profiling_off_records_nothing_and_leaves_results_unchanged():
