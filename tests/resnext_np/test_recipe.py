@@ -134,7 +134,7 @@ def test_time_calls_takes_the_median_after_an_untimed_call():
 
 
 def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(tmp_path, monkeypatch, capsys):
-    argv = TINY + ["--time-budget", "1", "--out", str(tmp_path / "stopped")]
+    argv = TINY + ["--time-budget", "1", "--ema-decay", "0.9", "--out", str(tmp_path / "stopped")]  # EMA resumes too
     history = train.run(train.parse_args(argv), clock=FakeClock(tick=1.0))  # the loop reads the clock > once a step
     out = capsys.readouterr().out
     saved = load_checkpoint(tmp_path / "stopped" / train.CHECKPOINT_NAME)
@@ -148,7 +148,8 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
     resumed = train.run(train.parse_args(argv + ["--resume"]), clock=FakeClock(tick=0.0))
     # The same plan without a deadline, in one go.
     monkeypatch.setattr(train, "measure_plan", lambda *args, **kwargs: plan._replace(budget_seconds=0.0))
-    straight = train.run(train.parse_args(TINY + ["--time-budget", "1", "--out", str(tmp_path / "straight")]))
+    straight = train.run(train.parse_args(TINY + ["--time-budget", "1", "--ema-decay", "0.9",
+                                                  "--out", str(tmp_path / "straight")]))
     keep = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "test_acc_flip_tta")
     assert [{k: row.get(k) for k in keep} for row in resumed] == [{k: row.get(k) for k in keep} for row in straight]
     assert len(straight) == plan.epochs
@@ -157,6 +158,9 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
     for name in b["model"]:
         np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
         np.testing.assert_array_equal(a["ema"]["average"][name], b["ema"]["average"][name], err_msg=name)
+    capsys.readouterr()
+    assert evaluate.main([str(tmp_path / "straight" / train.CHECKPOINT_NAME), "--test-size", "64", "--no-plot"]) == 0
+    assert "(moving average of the weights): test accuracy" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the command, as a newcomer meets it
@@ -186,10 +190,11 @@ def test_cifar_command_plans_a_budget_trains_and_evaluates_with_tta(tmp_path, ca
     assert "recipe cpu" in printed and "plan: " in printed and "in a budget of 0.5 min" in printed
     assert "flip test-time augmentation" in printed  # at the end, or when it stopped on time
     checkpoint = load_checkpoint(out / train.CHECKPOINT_NAME)
-    assert checkpoint["args"]["label_smoothing"] == 0.1 and checkpoint["ema"] is not None
+    assert checkpoint["args"]["label_smoothing"] == 0.1 and checkpoint["args"]["flip_tta"] is True
+    assert checkpoint["ema"] is None  # the cpu recipe keeps no moving average (docs/cpu_recipe.md)
     assert evaluate.main([str(out / train.CHECKPOINT_NAME)]) == 0
     report = capsys.readouterr().out
-    assert "moving average of the weights" in report and "with flip test-time augmentation (the recipe's)" in report
+    assert "test accuracy" in report and "with flip test-time augmentation (the recipe's)" in report
     pytest.importorskip("matplotlib")
     assert (out / evaluate.CONFUSION_NAME).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
