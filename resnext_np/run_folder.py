@@ -9,6 +9,10 @@
   ends, however it ends, so the lock of a killed run (``kill -9``) is simply taken over;
 * removes ``.tmp-*`` files that a run killed in the middle of an atomic write left behind
   (only with the lock held, so never a live run's).
+
+Without ``--out``, runs are numbered: ``new_run_folder("runs/synthetic-m")`` is the first of
+``runs/synthetic-m``, ``runs/synthetic-m-2``, ``-3``, ... that holds no checkpoint, and
+``latest_run_folder`` the highest-numbered one that does.
 """
 
 import errno
@@ -16,12 +20,38 @@ import fcntl
 import glob
 import os
 
+from resnext_np.checkpoint import existing_checkpoint
+
 LOCK_NAME = ".lock"
 TEMPORARY_PATTERN = ".tmp-*"
 
 
 class RunFolderError(Exception):
     """The folder cannot be used: locked by another run, or not writable."""
+
+
+def numbered_folder(base, number):
+    return base if number == 1 else f"{base}-{number}"
+
+
+def new_run_folder(base):
+    """The first of base, base-2, base-3, ... that holds no checkpoint."""
+    number = 1
+    while existing_checkpoint(numbered_folder(base, number)):
+        number += 1
+    return numbered_folder(base, number)
+
+
+def latest_run_folder(base):
+    """The highest-numbered of base, base-2, ... that holds a checkpoint; RunFolderError if none does."""
+    parent, name = os.path.split(base)
+    numbers = [1 if entry == name else int(entry[len(name) + 1:])
+               for entry in (os.listdir(parent) if os.path.isdir(parent) else [])
+               if entry == name or (entry.startswith(f"{name}-") and entry[len(name) + 1:].isdigit())]
+    with_checkpoints = [number for number in numbers if existing_checkpoint(numbered_folder(base, number))]
+    if not with_checkpoints:
+        raise RunFolderError(f"no run to resume in {base}[-N]; run without --resume first (or give --out)")
+    return numbered_folder(base, max(with_checkpoints))
 
 
 class RunFolder:

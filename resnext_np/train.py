@@ -63,7 +63,12 @@ from resnext_np.checkpoint import (
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS
 from resnext_np.recipe import DEFAULT_RECIPE, RECIPES
-from resnext_np.run_folder import RunFolder, RunFolderError
+from resnext_np.run_folder import (
+    RunFolder,
+    RunFolderError,
+    latest_run_folder,
+    new_run_folder,
+)
 from resnext_np.trainer import TrainingDiverged, UsageError
 
 __all__ = ["main", "run", "parse_args", "build_parser", "CHECKPOINT_NAME", "METRICS_NAME", "PLOT_NAME",
@@ -181,32 +186,6 @@ def parse_args(argv=None):
     return args
 
 
-# ----------------------------------------------------------------------------- run folders
-def choose_out(args):
-    """``args.out`` if given; else a fresh numbered folder, or with --resume the latest one."""
-    if args.out is not None:
-        return args.out
-    base = os.path.join("runs", f"{args.dataset}-{args.model}")
-    candidates = [base] + [f"{base}-{number}" for number in range(2, 10_000)]
-    if args.resume:
-        with_checkpoints = [path for path in candidates[:_count_existing(candidates)] if existing_checkpoint(path)]
-        if not with_checkpoints:
-            raise UsageError(f"no run to resume in {base}[-N]; run without --resume first (or give --out)")
-        return with_checkpoints[-1]
-    return next(path for path in candidates if not existing_checkpoint(path))
-
-
-def _count_existing(candidates):
-    """How many of base, base-2, base-3, ... to look at: up to the last one that exists."""
-    last = 0
-    for index, path in enumerate(candidates):
-        if os.path.isdir(path):
-            last = index + 1
-        elif index > last + 100:
-            break
-    return last
-
-
 # ---------------------------------------------------------------------------------- data
 def load_data(args):
     """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
@@ -283,7 +262,9 @@ def run(args, clock=time.perf_counter):
     started = clock()
     if args.threads is not None:
         mg.set_num_threads(min(args.threads, mg.kernels.threads.MAX_THREADS))
-    args.out = choose_out(args)
+    if args.out is None:  # a fresh numbered folder, or with --resume the latest one
+        base = os.path.join("runs", f"{args.dataset}-{args.model}")
+        args.out = latest_run_folder(base) if args.resume else new_run_folder(base)
     checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
     found = existing_checkpoint(args.out)
     if not args.resume and found:

@@ -13,9 +13,8 @@ import math
 import os
 import time
 
-import numpy as np
-
 import minigrad as mg
+from minigrad.functions import loss as losses
 from resnext_np import divergence, scoring
 from resnext_np.budget import MARGIN
 from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, save_checkpoint
@@ -129,7 +128,7 @@ class Trainer:
             raise self.diverged(f"{bad_state} became non-finite", epoch, step, None)
         if self.ema is not None:
             self.ema.update(model)
-        return plain_cross_entropy(logits.data, labels), int((logits.data.argmax(axis=1) == labels).sum())
+        return plain_cross_entropy(logits, labels), int((logits.data.argmax(axis=1) == labels).sum())
 
     def evaluate(self, flip_tta=False):
         """Test loss and accuracy of the weights the run reports: the moving average if there is one."""
@@ -176,8 +175,7 @@ class Trainer:
                 skip = partial["batches_done"] if partial else 0
                 self.partial = None
                 epoch_started = self.clock()
-                lr_at_start = sums.get("lr_start", self.optimizer.param_groups[0]["lr"])
-                sums["lr_start"] = lr_at_start
+                sums.setdefault("lr_start", self.optimizer.param_groups[0]["lr"])
                 steps = plan.steps_in_epoch(epoch)
                 batches = progress(self.train_loader, steps, f"epoch {epoch + 1}", show_progress, False, "batch")
                 for step, (images, labels) in enumerate(batches):
@@ -265,11 +263,10 @@ class Trainer:
 
 
 def plain_cross_entropy(logits, labels):
-    """-mean log softmax(logits)[label]: the loss reported for training, comparable with the test loss
-    (the loss optimised may add label smoothing, which puts a floor under it)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+    """The loss reported for training: cross-entropy without label smoothing (which puts a floor
+    under the loss optimised), so that it compares with the test loss."""
+    with mg.no_grad():
+        return losses.cross_entropy(logits, labels).item()
 
 
 def run_title(args, plan):
