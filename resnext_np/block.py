@@ -38,7 +38,7 @@ their state dicts are unaffected.)
 """
 
 from minigrad import functional as F
-from minigrad.nn import BatchNorm2d, Conv2d, Module, ModuleList, Sequential
+from minigrad.nn import BatchNorm2d, BatchNormReLU2d, Conv2d, Module, ModuleList, Sequential
 from minigrad.random import as_generator
 
 
@@ -142,18 +142,20 @@ class ResNeXtBottleneck(_BlockBase):
         generator = as_generator(generator)
         width = self.bottleneck_width
         self.conv_reduce = Conv2d(in_channels, width, 1, bias=False, generator=generator)
-        self.bn_reduce = BatchNorm2d(width)
+        # BatchNorm2d + ReLU in one kernel each way (a fast chapter; the same numbers as
+        # F.relu(BatchNorm2d(...)), which forms (a) and (b) write out)
+        self.bn_reduce = BatchNormReLU2d(width)
         self.conv_conv = Conv2d(width, width, 3, stride=stride, padding=1, groups=cardinality,
                                 bias=False, generator=generator)
-        self.bn = BatchNorm2d(width)
+        self.bn = BatchNormReLU2d(width)
         self.conv_expand = Conv2d(width, out_channels, 1, bias=False, generator=generator)
         self.bn_expand = BatchNorm2d(out_channels)
         self.shortcut = make_shortcut(in_channels, out_channels, stride, generator)
 
     def forward(self, x):
         self._check_input(x)
-        h = F.relu(self.bn_reduce(self.conv_reduce(x)))
-        h = F.relu(self.bn(self.conv_conv(h)))
+        h = self.bn_reduce(self.conv_reduce(x))  # BN + ReLU
+        h = self.bn(self.conv_conv(h))  # BN + ReLU
         h = self.bn_expand(self.conv_expand(h))
         return self._merge_with_shortcut(x, h)
 

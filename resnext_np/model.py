@@ -29,7 +29,7 @@ convolutions and the classifier for one 32x32 image (``resnext_np.summary``)::
 import numpy as np
 
 from minigrad import functional as F
-from minigrad.nn import BatchNorm2d, Conv2d, Linear, Module, Sequential, init
+from minigrad.nn import BatchNorm2d, BatchNormReLU2d, Conv2d, Linear, Module, Sequential, init
 from minigrad.random import as_generator
 from resnext_np.block import ResNeXtBottleneck
 
@@ -80,7 +80,7 @@ class CifarResNeXt(Module):
         self.stages = [STEM_CHANNELS, 64 * widen_factor, 128 * widen_factor, 256 * widen_factor]
 
         self.conv_1_3x3 = Conv2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1, bias=False)
-        self.bn_1 = BatchNorm2d(STEM_CHANNELS)
+        self.bn_1 = BatchNormReLU2d(STEM_CHANNELS)  # BatchNorm2d + ReLU, fused
         self.stage_1 = self._make_stage("stage_1", self.stages[0], self.stages[1], stride=1)
         self.stage_2 = self._make_stage("stage_2", self.stages[1], self.stages[2], stride=2)
         self.stage_3 = self._make_stage("stage_3", self.stages[2], self.stages[3], stride=2)
@@ -114,7 +114,7 @@ class CifarResNeXt(Module):
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"{type(self).__name__} expects input (N, {', '.join(map(str, expected))}), "
                              f"got shape {x.shape}")
-        x = F.relu(self.bn_1(self.conv_1_3x3(x)))
+        x = self.bn_1(self.conv_1_3x3(x))  # BN + ReLU
         x = self.stage_3(self.stage_2(self.stage_1(x)))
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return self.classifier(x)

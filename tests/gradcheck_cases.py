@@ -251,6 +251,15 @@ CASES["BatchNorm"] = {
     "x used twice: bn(x) * x": (
         lambda x: batchnorm.batch_norm(x, None, None, training=True) * x, lambda rng: (leaf(rng, 4, 2, 2, 1),)),
 }
+CASES["BatchNormReLU"] = {
+    # random inputs put no BatchNorm output within a finite-difference step of ReLU's kink
+    "training, 4-D, affine": (
+        lambda x, w, b: batchnorm.batch_norm_relu(x, None, None, w, b, training=True),
+        lambda rng: (leaf(rng, 2, 3, 3, 2), positive(rng, 3), leaf(rng, 3))),
+    "training, 2-D, running stats updated, then used twice": (
+        lambda x: batchnorm.batch_norm_relu(x, np.zeros(3), np.ones(3), training=True) * x,
+        lambda rng: (leaf(rng, 5, 3),)),
+}
 CASES["MaxPool2d"] = {
     "3x3, stride 2, padding 1 (overlapping)": (
         lambda x: pooling.max_pool2d(x, 3, 2, 1), lambda rng: (distinct(rng, 2, 2, 5, 4),)),

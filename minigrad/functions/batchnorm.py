@@ -22,8 +22,9 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.functions import elementwise
+from minigrad.functions.activation import relu
 from minigrad.functions.dtypes import require_float
-from minigrad.kernels import batchnorm_cpu
+from minigrad.kernels import batchnorm_cpu, batchnorm_relu_cpu
 from minigrad.kernels.threads import use_numba_threads
 from minigrad.tensor import Tensor
 
@@ -40,15 +41,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
         as_3d = x.reshape(x.shape[0], x.shape[1], -1)
-        use_numba_threads()  # the kernels run one parallel task per channel
-        y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps)
-        count = as_3d.shape[0] * as_3d.shape[2]
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += momentum * var * count / max(count - 1, 1)
+        y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=False)
         ctx.save_for_backward(as_3d, mean, inv_std, weight)
         return y.reshape(x.shape)
 
@@ -62,22 +55,78 @@ class BatchNorm(Function):
         return grad_input.reshape(grad_out.shape), grad_weight, grad_bias
 
 
+class BatchNormReLU(Function):
+    """y = max(BatchNorm(x), 0) in training mode, fused (a fast chapter: ``kernels/batchnorm_relu_cpu.py``).
+
+    The same numbers as ``relu(batch_norm(x, ...))`` (to rounding in float32, exactly the same
+    formulas), with one pass less over the activation each way: the ReLU's mask is read from
+    ``y`` inside BatchNorm's backward instead of writing ``dy * [y > 0]`` to memory first.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
+        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+        y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True)
+        ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, y, mean, inv_std, weight = ctx.saved_tensors
+        use_numba_threads()
+        grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
+            grad_out.reshape(x.shape), y, x, mean, inv_std, weight
+        )
+        return grad_input.reshape(grad_out.shape), grad_weight, grad_bias
+
+
+def _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu):
+    """The forward kernel on an (N, C, S) view, and the running statistics' update in place."""
+    use_numba_threads()  # the kernels run one parallel task per channel
+    y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps, relu)
+    count = as_3d.shape[0] * as_3d.shape[2]
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += momentum * var * count / max(count - 1, 1)
+    return y, mean, inv_std
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """PyTorch's ``F.batch_norm``: batch statistics when ``training``, running ones otherwise.
 
     ``running_mean``/``running_var`` are NumPy arrays of shape (C,) (or None when not tracked;
     then evaluation also uses batch statistics).  ``weight``/``bias`` are (C,) Tensors or None.
     """
+    return _batch_norm(BatchNorm, x, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """``relu(batch_norm(x, ...))`` with the same arguments, fused in training (:class:`BatchNormReLU`).
+
+    >>> import minigrad as mg
+    >>> x = mg.randn(4, 3, 2, 2, generator=0)
+    >>> fused = batch_norm_relu(x, None, None, training=True)
+    >>> bool((fused.data == mg.functional.relu(batch_norm(x, None, None, training=True)).data).all())
+    True
+    """
+    return _batch_norm(BatchNormReLU, x, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(function, x, running_mean, running_var, weight, bias, training, momentum, eps):
+    name = "batch_norm" if function is BatchNorm else "batch_norm_relu"
     if x.ndim not in (2, 3, 4):
-        raise ValueError(f"batch_norm expects a 2-D, 3-D or 4-D input (N, C, ...), got shape {x.shape}")
-    require_float("batch_norm", input=x.data)
+        raise ValueError(f"{name} expects a 2-D, 3-D or 4-D input (N, C, ...), got shape {x.shape}")
+    require_float(name, input=x.data)
     channels = x.shape[1]
-    for name, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for label, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if value is not None and tuple(value.shape) != (channels,):
-            raise ValueError(f"batch_norm: {name} must have shape ({channels},) for input {x.shape}, got {tuple(value.shape)}")
-    for name, value in (("weight", weight), ("bias", bias)):
+            raise ValueError(f"{name}: {label} must have shape ({channels},) for input {x.shape}, got {tuple(value.shape)}")
+    for label, value in (("weight", weight), ("bias", bias)):
         if value is not None and value.dtype != x.dtype:
-            raise ValueError(f"batch_norm: input dtype {x.dtype} and {name} dtype {value.dtype} differ; convert them to one dtype")
+            raise ValueError(f"{name}: input dtype {x.dtype} and {label} dtype {value.dtype} differ; convert them to one dtype")
     if weight is None:
         weight = Tensor(np.ones(channels, dtype=x.dtype))
     if bias is None:
@@ -85,8 +134,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     use_batch_stats = training or running_mean is None or running_var is None
     if use_batch_stats:
         if training and x.numel() // channels < 2:
-            raise ValueError(f"batch_norm in training needs more than 1 value per channel, got input shape {x.shape}")
-        return BatchNorm.apply(
+            raise ValueError(f"{name} in training needs more than 1 value per channel, got input shape {x.shape}")
+        return function.apply(
             x, weight, bias, eps=eps, momentum=momentum,
             running_mean=running_mean if training else None,
             running_var=running_var if training else None,
@@ -95,4 +144,5 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     scale = elementwise.mul(weight, inv_std)                                  # gamma / sqrt(var + eps)
     shift = elementwise.sub(bias, elementwise.mul(scale, running_mean.astype(x.dtype)))
     shape = (1, channels) + (1,) * (x.ndim - 2)
-    return x * scale.reshape(shape) + shift.reshape(shape)
+    y = x * scale.reshape(shape) + shift.reshape(shape)
+    return relu(y) if function is BatchNormReLU else y

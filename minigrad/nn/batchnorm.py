@@ -1,8 +1,9 @@
-"""``nn.BatchNorm2d``: learnable per-channel scale and shift plus running statistics."""
+"""``nn.BatchNorm2d``: learnable per-channel scale and shift plus running statistics; and
+``BatchNormReLU2d``, the same layer with the ReLU that follows it fused in (a fast chapter)."""
 
 import numpy as np
 
-from minigrad.functions.batchnorm import batch_norm
+from minigrad.functions.batchnorm import batch_norm, batch_norm_relu
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import DEFAULT_DTYPE
 
@@ -48,9 +49,27 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d({self.num_features}) expects input (N, {self.num_features}, H, W), got shape {x.shape}")
         if self.training and self.track_running_stats:
             self._set_buffer("num_batches_tracked", self.num_batches_tracked + 1)
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          training=self.training or not self.track_running_stats,
-                          momentum=self.momentum, eps=self.eps)
+        return self.normalise(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              training=self.training or not self.track_running_stats,
+                              momentum=self.momentum, eps=self.eps)
+
+    normalise = staticmethod(batch_norm)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNormReLU2d(BatchNorm2d):
+    """``BatchNorm2d`` followed by ReLU, computed by one fused kernel each way in training.
+
+    Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d`` (a checkpoint of
+    one loads into the other), and the output of ``relu(BatchNorm2d(x))``: the fusion only saves
+    a pass over memory each way (``minigrad/kernels/batchnorm_relu_cpu.py``, with its measurement).
+
+    >>> import minigrad as mg
+    >>> x = mg.randn(4, 3, 5, 5, generator=0)
+    >>> bool((mg.nn.BatchNormReLU2d(3)(x).data == mg.functional.relu(mg.nn.BatchNorm2d(3)(x)).data).all())
+    True
+    """
+
+    normalise = staticmethod(batch_norm_relu)

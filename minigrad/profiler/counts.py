@@ -12,6 +12,8 @@ FLOPs count every add, multiply, compare and transcendental as one (a multiply-a
 - ``BatchNorm``: what the kernels of ``minigrad/kernels/batchnorm_cpu.py`` compute per element
   and per channel: forward 8 per element (1 for the mean's sum, 3 for the variance's, 4 for
   ``y``) and 7 per channel; backward 12 per element (two passes recomputing ``xhat``) and 2 per channel.
+  ``BatchNormReLU`` (the fused kernels of ``batchnorm_relu_cpu.py``) adds one compare per element
+  each way: the clamp in forward, the mask in backward.
 - pooling: ``kH * kW`` per output element (max: compares, average: adds); backward 1 per output
   element for max (one scatter), ``kH * kW`` for average.
 - everything else: a fixed count per element of its largest array, in :data:`FLOPS_PER_ELEMENT`
@@ -32,7 +34,7 @@ passes ``grad_out`` on (an addition's). Caches make real traffic lower, re-readi
 
 import numpy as np
 
-__all__ = ["FLOPS_PER_ELEMENT", "conv_flops", "matmul_flops", "batchnorm_flops", "forward_counts", "backward_counts"]
+__all__ = ["FLOPS_PER_ELEMENT", "conv_flops", "matmul_flops", "batchnorm_flops", "batchnorm_relu_flops", "forward_counts", "backward_counts"]
 
 # op name -> (forward FLOPs, (backward FLOPs for input 0's gradient, for input 1's, ...)), per
 # element of the op's largest array; a gradient not asked for (None) costs nothing.  The sums
@@ -68,6 +70,11 @@ def batchnorm_flops(x_shape, phase):
     return 8 * elements + 7 * channels if phase == "forward" else 12 * elements + 2 * channels
 
 
+def batchnorm_relu_flops(x_shape, phase):
+    """``batchnorm_flops`` plus the ReLU's compare per element (the fused kernels)."""
+    return batchnorm_flops(x_shape, phase) + int(np.prod(x_shape, dtype=np.int64))
+
+
 def _pool_flops(op_name, output_elements, kernel_size, phase):
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if op_name == "MaxPool2d" and phase == "backward":
@@ -91,6 +98,8 @@ def forward_counts(op_name, ctx, input_arrays, output, attrs):
         flops = matmul_flops(input_arrays[0].shape, input_arrays[1].shape)
     elif op_name == "BatchNorm":
         flops = batchnorm_flops(input_arrays[0].shape, "forward")
+    elif op_name == "BatchNormReLU":
+        flops = batchnorm_relu_flops(input_arrays[0].shape, "forward")
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, output.size, attrs.get("kernel_size", 2), "forward")
     else:
@@ -113,6 +122,8 @@ def backward_counts(op_name, ctx, input_shapes, grad_out, input_grads, attrs):
         flops = matmul_flops(*input_shapes) * (int(needed[0]) + int(needed[1]))
     elif op_name == "BatchNorm":
         flops = batchnorm_flops(input_shapes[0], "backward")
+    elif op_name == "BatchNormReLU":
+        flops = batchnorm_relu_flops(input_shapes[0], "backward")
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, grad_out.size, attrs.get("kernel_size", 2), "backward")
     else:
