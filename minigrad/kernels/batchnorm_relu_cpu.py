@@ -16,7 +16,7 @@ Separately, ReLU's backward reads dy and y and writes dz, and BatchNorm's backwa
 
 The elementwise arithmetic runs in the input's dtype (float32 in training: twice the SIMD
 lanes of float64) while the two per-channel sums are still accumulated in float64.
-Measured on 2 cores (32 x 64 x 32 x 32 float32, median of 30): see ARCHITECTURE.md.
+Its speed-up has not yet been measured on a quiet machine (issue 22 lists the benchmarks to run).
 """
 
 import numpy as np
