@@ -15,10 +15,13 @@ from minigrad.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module owns and an optimiser updates (``requires_grad=True`` by default)."""
+    """A Tensor that a Module owns and an optimiser updates (``requires_grad=True`` by default).
+
+    ``Parameter(t)`` shares ``t``'s memory and version counter, as PyTorch's.
+    """
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
