@@ -123,7 +123,7 @@ class Function:
             if not isinstance(value, Tensor):
                 raise TypeError(
                     f"{cls.__name__}.apply expects Tensors as positional inputs, "
-                    f"got {type(value).__name__} at position {position}"
+                    f"got {type(value).__name__} at position {position}{array_hint(value)}"
                 )
         needs_input_grad = tuple(t.requires_grad for t in inputs)
         record = _no_grad_depth.get() == 0 and any(needs_input_grad)
@@ -148,6 +148,14 @@ def _share_version_with_viewed_input(output, inputs):
         if np.may_share_memory(output.data, tensor.data):
             output._version_counter = tensor._version_counter
             return
+
+
+def array_hint(value):
+    """What to say when a NumPy array arrives where a Tensor belongs (a DataLoader yields arrays by default)."""
+    if not isinstance(value, np.ndarray):
+        return ""
+    return ("; wrap a NumPy array with minigrad.from_numpy(array) (or minigrad.tensor(array)), or build the "
+            "DataLoader with as_tensors=True so that it yields Tensors")
 
 
 def _reverse_topological_order(root):

@@ -217,3 +217,24 @@ def test_grad_accepts_only_none_or_a_tensor_of_the_same_shape():
         x.grad = np.ones((2, 3))
     with pytest.raises(TypeError, match="grad must be None or a Tensor of shape \\(2, 3\\), got a Tensor of shape \\(3,\\)"):
         x.grad = mg.ones(3)
+
+
+# --------------------------------------------------------------- issue 23: stack, cat, array hints
+def test_stack_and_cat_match_torch_and_refuse_arrays_with_a_hint():
+    a, b = np.arange(6.0).reshape(2, 3), -np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mg.stack([mg.tensor(a), mg.tensor(b)], 1).data, np.stack([a, b], 1))
+    np.testing.assert_array_equal(mg.cat([mg.tensor(a), mg.tensor(b)], dim=-1).data, np.concatenate([a, b], -1))
+    with pytest.raises(TypeError, match=r"stack \(element 1\) expects a Tensor, got ndarray; wrap .*from_numpy"):
+        mg.stack([mg.tensor(a), b])
+    with pytest.raises(TypeError, match="a sequence of Tensors, got a single Tensor"):
+        mg.cat(mg.tensor(a))
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(mg.stack([mg.tensor(a), mg.tensor(b)], -1).data,
+                                  torch.stack([torch.tensor(a), torch.tensor(b)], -1).numpy())
+
+
+def test_a_layer_given_a_numpy_batch_says_how_to_get_tensors():
+    images = np.zeros((2, 3, 8, 8), np.float32)
+    for layer in (mg.nn.Conv2d(3, 4, 3), mg.nn.BatchNorm2d(3), mg.nn.ReLU(), mg.nn.MaxPool2d(2)):
+        with pytest.raises(TypeError, match="got ndarray.*from_numpy.*as_tensors=True"):
+            layer(images)

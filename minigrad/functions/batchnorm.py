@@ -20,7 +20,7 @@ built from elementwise ops.
 
 import numpy as np
 
-from minigrad.autograd import Function
+from minigrad.autograd import Function, array_hint
 from minigrad.functions import elementwise
 from minigrad.functions.dtypes import require_float
 from minigrad.kernels import batchnorm_cpu
@@ -68,6 +68,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     ``running_mean``/``running_var`` are NumPy arrays of shape (C,) (or None when not tracked;
     then evaluation also uses batch statistics).  ``weight``/``bias`` are (C,) Tensors or None.
     """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"batch_norm: input must be a Tensor, got {type(x).__name__}{array_hint(x)}")
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"batch_norm expects a 2-D, 3-D or 4-D input (N, C, ...), got shape {x.shape}")
     require_float("batch_norm", input=x.data)
