@@ -9,6 +9,11 @@ import pytest
 import minigrad as mg
 from minigrad.data.collate import default_collate, to_tensors
 
+try:
+    from structures import assert_identical
+except ImportError:  # the tests directory is a package (tests/__init__.py)
+    from tests.structures import assert_identical
+
 Point = namedtuple("Point", "x y")
 
 EXAMPLES = {
@@ -34,23 +39,6 @@ def as_numpy(batch):
     return batch
 
 
-def assert_same_batch(ours, theirs):
-    assert type(ours) is type(theirs), (ours, theirs)
-    if isinstance(theirs, dict):
-        assert list(ours) == list(theirs)
-        for key in theirs:
-            assert_same_batch(ours[key], theirs[key])
-    elif isinstance(theirs, (list, tuple)):
-        assert len(ours) == len(theirs)
-        for a, b in zip(ours, theirs):
-            assert_same_batch(a, b)
-    elif isinstance(theirs, np.ndarray):
-        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
-        np.testing.assert_array_equal(ours, theirs)
-    else:
-        assert ours == theirs
-
-
 def test_pairs_by_hand():
     images, labels = default_collate(EXAMPLES["pairs of (array, int)"])
     assert images.shape == (3, 2, 3) and images.dtype == np.float32 and images[2, 1, 2] == 2
@@ -71,7 +59,7 @@ def test_same_structure_shapes_and_dtypes_as_torch(name):
     torch = pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
-    assert_same_batch(default_collate(EXAMPLES[name]), as_numpy(torch_collate(EXAMPLES[name])))
+    assert_identical(default_collate(EXAMPLES[name]), as_numpy(torch_collate(EXAMPLES[name])))
 
 
 def test_tensor_examples_become_a_tensor():

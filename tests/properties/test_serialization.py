@@ -3,7 +3,6 @@ a file changed anywhere (and re-signed, as an attacker would) loads or fails onl
 SerializationError naming it, allocating at most a small multiple of the file's size."""
 
 import hashlib
-import math
 import os
 import tempfile
 import tracemalloc
@@ -15,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad.serialization import SerializationError
+from structures import assert_identical  # tests/structures.py (tests/conftest.py puts tests/ on the path)
 
 DTYPES = st.sampled_from(["bool", "int8", "uint16", "int64", "uint64", "float16", "float32", "float64",
                           "complex64", "complex128", "<U3", "S2", "m8[s]", "M8[D]"])
@@ -25,25 +25,6 @@ LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_s
 KEYS = st.text(max_size=4) | st.integers()
 VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
                       | st.dictionaries(KEYS, inner, max_size=3), max_leaves=12)
-
-
-def assert_identical(loaded, original):
-    assert type(loaded) is type(original), (type(loaded), type(original))
-    if isinstance(original, dict):
-        assert list(loaded) == list(original)
-        for key in original:
-            assert_identical(loaded[key], original[key])
-    elif isinstance(original, (list, tuple)):
-        assert len(loaded) == len(original)
-        for a, b in zip(loaded, original):
-            assert_identical(a, b)
-    elif isinstance(original, (np.ndarray, np.generic)):
-        assert loaded.dtype == original.dtype and np.shape(loaded) == np.shape(original)
-        assert np.asarray(loaded).tobytes() == np.asarray(original).tobytes()  # NaN payloads and -0.0 too
-    elif isinstance(original, float) and math.isnan(original):
-        assert math.isnan(loaded)
-    else:
-        assert repr(loaded) == repr(original)
 
 
 @given(VALUES)
