@@ -8,8 +8,9 @@ differ:
 * the data: torchvision is not used.  The images come from NumPy arrays -- a few hundred real
   CIFAR-10 photos from ``../shared/data/cifar10_train_subset.npz`` when that file exists, else the
   synthetic image set of ``resnext_np.data`` -- normalised as the tutorial's
-  ``transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))`` does, and batched by minigrad's
-  ``DataLoader(..., as_tensors=True)``, which yields Tensors as torchvision's loader does.
+  ``transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))`` does, served by a data set class
+  written the PyTorch way (``__len__`` and ``__getitem__``), and batched by
+  ``minigrad.utils.data.DataLoader(..., as_tensors=True)``, which yields Tensors as PyTorch's does.
 
 The tutorial trains on 50,000 images and prints every 2000 mini-batches; the options below shrink
 that so the example runs in seconds:
@@ -29,7 +30,7 @@ import minigrad as torch
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 import minigrad.optim as optim
-from minigrad.data import ArrayDataset, DataLoader
+from minigrad.utils.data import DataLoader, Dataset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10_train_subset.npz"
 
@@ -52,6 +53,19 @@ def load_images(data_path, num_train, num_test):
         raise ValueError(f"asked for {num_train} + {num_test} images, the data holds {len(images)}")
     images = ((images.astype(np.float32) / 255.0) - 0.5) / 0.5
     return (images[:num_train], labels[:num_train], images[-num_test:], labels[-num_test:], classes)
+
+
+class ImageDataset(Dataset):
+    """One ``(image, label)`` example at a time, as a ``torch.utils.data.Dataset`` subclass is written."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], int(self.labels[index])
 
 
 # ----------------------------------------------------------------- the tutorial's network
@@ -89,9 +103,9 @@ def main(argv=None):
 
     train_x, train_y, test_x, test_y, classes = load_images(args.data, args.images, args.test_images)
     batch_size = args.batch_size
-    trainloader = DataLoader(ArrayDataset(train_x, train_y), batch_size=batch_size, shuffle=True,
+    trainloader = DataLoader(ImageDataset(train_x, train_y), batch_size=batch_size, shuffle=True,
                              seed=args.seed, as_tensors=True)
-    testloader = DataLoader(ArrayDataset(test_x, test_y), batch_size=batch_size, shuffle=False,
+    testloader = DataLoader(ImageDataset(test_x, test_y), batch_size=batch_size, shuffle=False,
                             as_tensors=True)
     printed_losses = []
 

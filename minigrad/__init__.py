@@ -17,8 +17,8 @@ import numpy as np
 
 from minigrad.tensor import Tensor  # noqa: I001  (Tensor first)
 from minigrad.creation import device, from_numpy, linspace, ones, rand, randn, tensor, zeros
-from minigrad.torch_level import argmax, cos, exp, flatten, log, log_softmax, max, numel, sin, softmax, sqrt  # noqa: A004
-from minigrad import allocator, autograd, functional, kernels, nn, optim
+from minigrad.torch_level import argmax, cat, cos, exp, flatten, log, log_softmax, max, numel, sin, softmax, sqrt, stack  # noqa: A004
+from minigrad import allocator, autograd, functional, kernels, nn, optim, utils
 from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
@@ -42,9 +42,9 @@ bool = np.bool_  # noqa: A001
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "randn", "rand", "linspace", "device",
-    "flatten", "max", "argmax", "softmax", "log_softmax", "sin", "cos", "exp", "log", "sqrt", "numel",
+    "flatten", "max", "argmax", "softmax", "log_softmax", "sin", "cos", "exp", "log", "sqrt", "numel", "stack", "cat",
     "float32", "float", "float64", "double", "int64", "long", "bool",
-    "allocator", "autograd", "functional", "kernels", "nn", "optim", "Function", "no_grad", "is_grad_enabled",
+    "allocator", "autograd", "functional", "kernels", "nn", "optim", "utils", "Function", "no_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "manual_seed", "use_device", "get_device", "conv_algorithm",
     "set_num_threads", "get_num_threads", "serialization", "save", "load", "profiler",
 ]

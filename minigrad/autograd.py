@@ -10,7 +10,9 @@ computed from it (a reverse topological order), then hands each op the gradient 
 receives one gradient per input.  Gradients are *added* (``+=``) into a running total per tensor,
 because a tensor used twice receives a contribution from each use (the multivariable chain rule).
 Leaves (tensors the user created with ``requires_grad=True``) accumulate into ``.grad``, a Tensor
-without history.
+without history.  A backward frees what each op saved (``ctx``) as it goes, unless
+``retain_graph=True``: a second backward through the same ops then raises instead of silently
+adding the gradients again (PyTorch's rule).
 """
 
 import contextlib
@@ -67,15 +69,22 @@ class Context:
 
 
 class Node:
-    """One recorded op application: ``output = function.forward(ctx, *inputs)``."""
+    """One recorded op application: ``output = function.forward(ctx, *inputs)``.
 
-    __slots__ = ("function", "ctx", "inputs", "input_versions")
+    It notes the version of every input and of the output (ops such as exp, sigmoid, tanh, relu,
+    sqrt and softmax save their *output* for backward), so backward can refuse an op whose
+    arrays were changed in place after it ran (see minigrad/inplace.py).  ``ctx`` becomes None
+    once a backward that does not retain the graph has used it.
+    """
 
-    def __init__(self, function, ctx, inputs):
+    __slots__ = ("function", "ctx", "inputs", "input_versions", "output_version")
+
+    def __init__(self, function, ctx, inputs, output):
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
-        self.input_versions = tuple(t._version for t in inputs)  # see minigrad/inplace.py
+        self.input_versions = tuple(t._version_counter.value for t in inputs)
+        self.output_version = output._version_counter.value
 
 
 class Function:
@@ -114,7 +123,7 @@ class Function:
             if not isinstance(value, Tensor):
                 raise TypeError(
                     f"{cls.__name__}.apply expects Tensors as positional inputs, "
-                    f"got {type(value).__name__} at position {position}"
+                    f"got {type(value).__name__} at position {position}{array_hint(value)}"
                 )
         needs_input_grad = tuple(t.requires_grad for t in inputs)
         record = _no_grad_depth.get() == 0 and any(needs_input_grad)
@@ -125,10 +134,28 @@ class Function:
         else:
             output_array = recorder.forward(cls, ctx, inputs, attrs)
         output = Tensor(np.asarray(output_array))
+        if output.data.base is not None:  # a view (reshape, permute, basic indexing) may share an input's memory
+            _share_version_with_viewed_input(output, inputs)
         if record:
             output.requires_grad = True
-            output._node = Node(cls, ctx, inputs)
+            output._node = Node(cls, ctx, inputs, output)
         return output
+
+
+def _share_version_with_viewed_input(output, inputs):
+    """A view shares its input's version counter: writing through either changes both (PyTorch's rule)."""
+    for tensor in inputs:
+        if np.may_share_memory(output.data, tensor.data):
+            output._version_counter = tensor._version_counter
+            return
+
+
+def array_hint(value):
+    """What to say when a NumPy array arrives where a Tensor belongs (a DataLoader yields arrays by default)."""
+    if not isinstance(value, np.ndarray):
+        return ""
+    return ("; wrap a NumPy array with minigrad.from_numpy(array) (or minigrad.tensor(array)), or build the "
+            "DataLoader with as_tensors=True so that it yields Tensors")
 
 
 def _reverse_topological_order(root):
@@ -156,11 +183,12 @@ def _reverse_topological_order(root):
     return reversed(order)
 
 
-def backward(root, grad=None):
+def backward(root, grad=None, retain_graph=False):
     """Backpropagate from ``root``: add ``d(root)/d(leaf)`` (times ``grad``) into every leaf's ``.grad``.
 
     ``grad`` is the gradient of some final scalar with respect to ``root``; it may be omitted only
-    when ``root`` holds a single value (then it is 1).
+    when ``root`` holds a single value (then it is 1).  Without ``retain_graph`` each op's saved
+    arrays are released once its backward has run, so the graph can be walked only once.
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -192,7 +220,7 @@ def backward(root, grad=None):
             total = grad_out.copy() if tensor.grad is None else tensor.grad.data + grad_out
             tensor.grad = Tensor(total)
             continue
-        _check_versions(node)
+        _check_versions(node, tensor)
         if recorder is None:
             input_grads = node.function.backward(node.ctx, grad_out)
         else:
@@ -200,6 +228,8 @@ def backward(root, grad=None):
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         _check_gradients(node, input_grads)
+        if not retain_graph:
+            node.ctx = None  # frees the saved arrays now, not when the last output is dropped
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
@@ -207,16 +237,27 @@ def backward(root, grad=None):
             pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
 
 
-def _check_versions(node):
-    """Refuse to differentiate an op whose input was changed in place after the op ran."""
-    for position, (parent, recorded) in enumerate(zip(node.inputs, node.input_versions)):
-        if parent._version != recorded:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: input {position} of {node.function.__name__}, shape {parent.shape}, is at "
-                f"version {parent._version} but was at version {recorded} when recorded "
-                f"(last changed by {parent._last_inplace_op})"
-            )
+def _check_versions(node, output):
+    """Refuse an op already differentiated (without retain_graph), or whose input or output changed in place."""
+    if node.ctx is None:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time ({node.function.__name__} already "
+            f"released what it saved): specify retain_graph=True in the first backward() if you need to "
+            f"backward twice, or run the forward again"
+        )
+    changed = [(f"input {position}", parent, recorded)
+               for position, (parent, recorded) in enumerate(zip(node.inputs, node.input_versions))
+               if parent._version_counter.value != recorded]
+    if output._version_counter.value != node.output_version:
+        changed.append(("the output", output, node.output_version))
+    if changed:
+        role, tensor, recorded = changed[0]
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: {role} of {node.function.__name__}, shape {tensor.shape}, is at version "
+            f"{tensor._version} but was at version {recorded} when recorded "
+            f"(last changed by {tensor._last_inplace_op})"
+        )
 
 
 def _check_gradients(node, input_grads):

@@ -8,6 +8,11 @@ has changed since, naming the in-place op (PyTorch's "modified by an inplace ope
 minigrad checks every input of a recorded op, not only the ones its backward reads: a little
 stricter than PyTorch, never silently wrong.
 
+Tensors that share memory share one counter (a :class:`VersionCounter`): a view made by
+``reshape``/``view``/``permute``/``transpose`` or basic indexing (``x[1:3]``, ``x[0]``),
+``detach()`` and ``Parameter(t)``.  So ``w.reshape(2, 2).mul_(10)`` is noticed by every op that
+used ``w``.  ``from_numpy(t.numpy())`` shares memory but not the counter (as in PyTorch).
+
 In-place ops are not themselves recorded in the graph.  While grad mode is on they refuse a tensor
 that requires grad (PyTorch refuses this for leaves), so use them under ``minigrad.no_grad()``,
 as optimisers do.  Writing through ``tensor.data`` or the array from ``numpy()`` is the untracked
@@ -27,8 +32,27 @@ RuntimeError: one of the variables needed for gradient computation has been modi
 import numpy as np
 
 
+class VersionCounter:
+    """How many in-place writes the memory behind one or more Tensors has had, and the last one's name."""
+
+    __slots__ = ("value", "last_op")
+
+    def __init__(self):
+        self.value = 0
+        self.last_op = None
+
+
 class InPlaceMethods:
     """The in-place methods of :class:`minigrad.Tensor` (a base class, so ``tensor.py`` stays one idea)."""
+
+    @property
+    def _version(self):
+        """PyTorch's ``t._version``: the shared counter's value."""
+        return self._version_counter.value
+
+    @property
+    def _last_inplace_op(self):
+        return self._version_counter.last_op
 
     def add_(self, other, alpha=1):
         return self._write("add_", other, lambda data, value: data + alpha * value)
@@ -82,6 +106,6 @@ class InPlaceMethods:
             raise ValueError(f"{op_name}: a result of shape {result.shape} cannot be written into a tensor "
                              f"of shape {self.shape}")
         self.data[...] = result
-        self._version += 1
-        self._last_inplace_op = op_name
+        self._version_counter.value += 1
+        self._version_counter.last_op = op_name
         return self

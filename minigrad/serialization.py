@@ -19,7 +19,15 @@ converted once with::
 In ``content.json`` every JSON object is a tag, so no user key can be mistaken for one:
 ``{"dict": [[key, value], ...]}`` (keys are str or int, order kept), ``{"tuple": [...]}``,
 ``{"array": k}`` / ``{"scalar": k}`` (the k-th ``.npy`` file; a scalar keeps its NumPy dtype) and
-``{"float": "nan" | "inf" | "-inf"}``. Lists are JSON lists. Dicts load as plain dicts.
+``{"float": "nan" | "inf" | "-inf"}``. Lists are JSON lists. Dicts (``OrderedDict`` included) load
+as plain dicts; every other value comes back with its type: a NumPy scalar (``np.float64("nan")``
+too, though it is also a ``float``) as that NumPy scalar, a Python float as a Python float.
+
+A file is untrusted input.  Loading reads the file into memory once and never allocates much more:
+members must be stored uncompressed (so none can inflate: no decompression bomb), each ``.npy``
+header's declared shape and dtype must account for exactly the bytes that follow it (checked before
+the array is allocated), and nesting deeper than ``MAX_DEPTH`` is refused.  Whatever is wrong with a
+file, the error is a ``SerializationError`` naming it.
 
 >>> import os, tempfile, numpy as np
 >>> path = os.path.join(tempfile.mkdtemp(), "state.ckpt")
@@ -42,6 +50,8 @@ import numpy as np
 __all__ = ["save", "load", "SerializationError", "write_atomically"]
 
 FORMAT, VERSION = "minigrad-state", 1
+MAX_DEPTH = 100  # dicts/lists/tuples inside each other; a state dict or checkpoint uses fewer than 10
+_ARRAY_KINDS = "biufcUSmM"  # bool, integers, floats, complex, strings, timedeltas, dates: no objects or records
 _DIGEST_LABEL, _DIGEST_HEX = b"sha256:", 64
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the same object always gives the same bytes
 CONVERT_COMMAND = "python -m minigrad.serialization convert-pickle OLD.pkl NEW.ckpt"
@@ -70,26 +80,29 @@ def save(obj, path):
     write_atomically(path, lambda stream: stream.write(data))
 
 
-def _encode(value, arrays, where):
+def _encode(value, arrays, where, depth=0):
     """``value`` as JSON-able tags; arrays are appended to ``arrays``. ``where`` names it in errors."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"float": repr(value)}
-    if isinstance(value, (np.ndarray, np.generic)):
-        if value.dtype.hasobject:
-            raise TypeError(f"cannot save {where}: an array of dtype object (only numeric/bool/str arrays can be saved)")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"cannot save {where}: nested more than {MAX_DEPTH} deep (or it contains itself)")
+    if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is also a float, np.str_ a str
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"cannot save {where}: an array of dtype {value.dtype} (only numeric/bool/str "
+                            f"arrays can be saved)")
         arrays.append(np.asarray(value))
         return {"array" if isinstance(value, np.ndarray) else "scalar": len(arrays) - 1}
-    if isinstance(value, list):
-        return [_encode(item, arrays, f"{where}[{index}]") for index, item in enumerate(value)]
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(item, arrays, f"{where}[{index}]") for index, item in enumerate(value)]}
+    if value is None or type(value) in (bool, int, str):  # exactly these types: a subclass would load as its base
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if type(value) is list:
+        return [_encode(item, arrays, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)]
+    if type(value) is tuple:
+        return {"tuple": [_encode(item, arrays, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)]}
     if isinstance(value, dict):
         for key in value:
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
+            if type(key) not in (str, int):
                 raise TypeError(f"cannot save {where}: dict keys must be str or int, got {key!r} ({type(key).__name__})")
-        return {"dict": [[key, _encode(item, arrays, f"{where}[{key!r}]")] for key, item in value.items()]}
+        return {"dict": [[key, _encode(item, arrays, f"{where}[{key!r}]", depth + 1)] for key, item in value.items()]}
     raise TypeError(f"cannot save {where}: {type(value).__name__} is not an array, a number, a string, "
                     f"None or a dict/list/tuple of those (save a Tensor's .data or a module's state_dict())")
 
@@ -109,15 +122,18 @@ def load(path, weights_only=True):
     _check_digest(path, data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():  # stored members cannot inflate beyond the file's own size
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise SerializationError(f"member {info.filename} is compressed (minigrad.save never "
+                                             f"compresses; a compressed member could inflate without bound)")
             header = json.loads(archive.read("content.json"))
-            if header.get("format") != FORMAT or header.get("version") != VERSION:
-                raise SerializationError(f"{path}: format {header.get('format')!r} version {header.get('version')!r}; "
-                                         f"this minigrad reads {FORMAT!r} version {VERSION}")
-            return _decode(header["content"], archive)
-    except (zipfile.BadZipFile, KeyError, TypeError, ValueError) as error:
-        if isinstance(error, SerializationError):
-            raise
-        raise SerializationError(f"{path} is not a readable minigrad state file ({error})") from None
+            if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") != VERSION:
+                found = header if not isinstance(header, dict) else (header.get("format"), header.get("version"))
+                raise SerializationError(f"format and version {found!r:.80}; this minigrad reads {FORMAT!r} version {VERSION}")
+            return _decode(header["content"], archive, 0)
+    except Exception as error:  # noqa: BLE001 - whatever a hostile file provokes, the caller learns which file
+        reason = str(error) if isinstance(error, SerializationError) else f"{type(error).__name__}: {error}"
+        raise SerializationError(f"{path} is not a readable minigrad state file ({reason:.300})") from None
 
 
 def _check_digest(path, data):
@@ -139,24 +155,43 @@ def _check_digest(path, data):
                                  f"{stored[:16]}... (it changed after it was written)")
 
 
-def _decode(value, archive):
+def _decode(value, archive, depth):
+    if depth > MAX_DEPTH:
+        raise SerializationError(f"content.json is nested more than {MAX_DEPTH} deep")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list):
-        return [_decode(item, archive) for item in value]
+        return [_decode(item, archive, depth + 1) for item in value]
     if not isinstance(value, dict) or len(value) != 1:
         raise SerializationError(f"unexpected entry in content.json: {value!r:.80}")
     (tag, body), = value.items()
     if tag == "dict":
-        return {key: _decode(item, archive) for key, item in body}
+        return {key: _decode(item, archive, depth + 1) for key, item in body}
     if tag == "tuple":
-        return tuple(_decode(item, archive) for item in body)
+        return tuple(_decode(item, archive, depth + 1) for item in body)
     if tag == "float" and body in ("nan", "inf", "-inf"):
         return float(body)
-    if tag in ("array", "scalar") and isinstance(body, int):
-        array = np.lib.format.read_array(io.BytesIO(archive.read(f"arrays/{body}.npy")), allow_pickle=False)
+    if tag in ("array", "scalar") and type(body) is int:
+        array = _read_npy(archive.read(f"arrays/{body}.npy"), f"arrays/{body}.npy")
         return array if tag == "array" else array[()]
-    raise SerializationError(f"unknown tag in content.json: {tag!r}")
+    raise SerializationError(f"unknown tag in content.json: {tag!r:.80}")
+
+
+def _read_npy(raw, name):
+    """An array from ``.npy`` bytes, after checking that its header accounts for exactly those bytes."""
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    if version not in ((1, 0), (2, 0)):
+        raise SerializationError(f"{name}: .npy format version {version} (minigrad.save writes 1.0 or 2.0)")
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stream)
+    if dtype.kind not in _ARRAY_KINDS:
+        raise SerializationError(f"{name}: dtype {dtype} is not one minigrad.save writes")
+    declared, held = math.prod(shape) * dtype.itemsize, len(raw) - stream.tell()
+    if declared != held:  # refused before anything of the declared size is allocated
+        raise SerializationError(f"{name} declares shape {shape} of {dtype} ({declared} bytes) but holds {held} bytes")
+    stream.seek(0)
+    return np.lib.format.read_array(stream, allow_pickle=False)
 
 
 # --------------------------------------------------------------------- atomic writes

@@ -17,7 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from minigrad.inplace import InPlaceMethods
+from minigrad.inplace import InPlaceMethods, VersionCounter
 
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -56,8 +56,9 @@ class Tensor(InPlaceMethods):
         self.data = _as_array(data, dtype)
         self._grad = None
         self._node = None  # set by Function.apply on op outputs
-        self._version = 0  # bumped by every in-place op (minigrad/inplace.py)
-        self._last_inplace_op = None
+        # bumped by every in-place op; shared with the Tensor whose array this one reuses (inplace.py)
+        shares = isinstance(data, Tensor) and self.data is data.data
+        self._version_counter = data._version_counter if shares else VersionCounter()
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -162,14 +163,14 @@ class Tensor(InPlaceMethods):
         return self
 
     def detach(self):
-        """A new leaf sharing the same data, cut off from the graph."""
-        return Tensor(self.data)
+        """A new leaf sharing the same data and version counter, cut off from the graph."""
+        return Tensor(self)
 
-    def backward(self, grad=None):
+    def backward(self, gradient=None, retain_graph=None):
         """Fill ``.grad`` of every leaf this tensor depends on; see ``autograd.backward``."""
         from minigrad.autograd import backward
 
-        backward(self, grad)
+        backward(self, gradient, retain_graph=bool(retain_graph))
 
     def astype(self, dtype):
         """A new leaf with the data converted to ``dtype`` (not recorded in the graph)."""

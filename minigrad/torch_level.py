@@ -11,10 +11,12 @@ tensor([1, 0], dtype=int64)
 (2, 12)
 """
 
-from minigrad.functions import elementwise, loss
+from minigrad.autograd import array_hint
+from minigrad.functions import elementwise, loss, shape_ops
 from minigrad.tensor import Tensor
 
-__all__ = ["flatten", "max", "argmax", "softmax", "log_softmax", "sin", "cos", "exp", "log", "sqrt", "numel"]
+__all__ = ["flatten", "max", "argmax", "softmax", "log_softmax", "sin", "cos", "exp", "log", "sqrt", "numel",
+           "stack", "cat"]
 
 
 def flatten(input, start_dim=0, end_dim=-1):  # noqa: A002 - PyTorch's argument names
@@ -62,7 +64,23 @@ def numel(input):  # noqa: A002
     return _tensor(input, "numel").numel()
 
 
+def stack(tensors, dim=0):
+    """Join tensors of one shape along a new axis ``dim`` (recorded: reshape + concatenate)."""
+    return shape_ops.stack(_tensors(tensors, "stack"), axis=dim)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along the existing axis ``dim`` (PyTorch's ``torch.cat``)."""
+    return shape_ops.concatenate(_tensors(tensors, "cat"), axis=dim)
+
+
+def _tensors(values, name):
+    if isinstance(values, Tensor):
+        raise TypeError(f"minigrad.{name} expects a sequence of Tensors, got a single Tensor of shape {values.shape}")
+    return [_tensor(value, f"{name} (element {position})") for position, value in enumerate(values)]
+
+
 def _tensor(value, name):
     if not isinstance(value, Tensor):
-        raise TypeError(f"minigrad.{name} expects a Tensor, got {type(value).__name__}")
+        raise TypeError(f"minigrad.{name} expects a Tensor, got {type(value).__name__}{array_hint(value)}")
     return value

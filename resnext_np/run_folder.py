@@ -62,6 +62,7 @@ class RunFolder:
         self._lock_file = None
 
     def __enter__(self):
+        self._created = not os.path.isdir(self.path)  # removed again if the run ends without writing anything
         try:
             os.makedirs(self.path, exist_ok=True)
             _check_writable(self.path)
@@ -106,6 +107,8 @@ class RunFolder:
             os.unlink(self.lock_path)  # while still locked: a waiting run then retries on a fresh file
             self._lock_file.close()
             self._lock_file = None
+        if self._created and not os.listdir(self.path):
+            os.rmdir(self.path)  # a run that failed before its first write leaves no empty folder behind
         return False
 
 

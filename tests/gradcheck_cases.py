@@ -29,7 +29,7 @@ Keep shapes small: every element of every input costs two forward passes.
 import numpy as np
 
 import minigrad as mg
-from minigrad.functions import activation, batchnorm, conv, dtypes, elementwise, loss, matmul, pooling, reduction, shape_ops
+from minigrad.functions import activation, batchnorm, conv, dropout, dtypes, elementwise, loss, matmul, pooling, reduction, shape_ops
 
 
 def leaf(rng, *shape, low=None, high=None):
@@ -164,6 +164,10 @@ CASES = {
             lambda x: shape_ops.concatenate([x, x * 2], axis=0), lambda rng: (leaf(rng, 2, 3),)),
         "stack along a new middle axis": (
             lambda a, b: shape_ops.stack([a, b], axis=1), lambda rng: (leaf(rng, 2, 3), leaf(rng, 2, 3))),
+        "minigrad.stack (torch.stack), dim -1": (
+            lambda a, b, c: mg.stack([a, b, c], dim=-1), lambda rng: (leaf(rng, 2, 3), leaf(rng, 2, 3), leaf(rng, 2, 3))),
+        "minigrad.cat (torch.cat) of x and x[1:], dim 0": (
+            lambda x: mg.cat([x, x[1:]], dim=0) * mg.cat([x, x[:2]]), lambda rng: (leaf(rng, 3, 2),)),
         "stack(split(x)) reassembled in a different order": (
             lambda x: shape_ops.stack(list(reversed(shape_ops.split(x, 2, axis=1)[:2])), axis=-1),
             lambda rng: (leaf(rng, 3, 5),)),
@@ -280,4 +284,11 @@ CASES["Cast"] = {
         lambda x: dtypes.cast(dtypes.cast(x, np.float32), np.float64) ** 2,
         lambda rng: (leaf(rng, 3, 4),),
         {"eps": 1e-2, "atol": 1e-4}),
+}
+CASES["Dropout"] = {
+    # a generator seeded inside fn: every forward of the check draws the same mask
+    "p=0.3, x used twice: dropout(x) * x": (
+        lambda x: dropout.dropout(x, 0.3, generator=np.random.default_rng(5)) * x, lambda rng: (leaf(rng, 4, 5),)),
+    "nn.Dropout(p=0.5) in training mode": (
+        lambda x: mg.nn.Dropout(0.5, generator=7)(x), lambda rng: (leaf(rng, 2, 3, 4),)),
 }

@@ -147,8 +147,10 @@ def test_loader_argument_errors():
         DataLoader(ds, batch_size=0)
     with pytest.raises(TypeError, match="batch_size must be an int"):
         DataLoader(ds, batch_size=2.5)
-    with pytest.raises(TypeError, match="dataset"):
-        DataLoader([1, 2, 3])
+    with pytest.raises(TypeError, match="dataset must be sized and indexable"):
+        DataLoader(5)
+    with pytest.raises(TypeError, match="collate_fn must be callable"):
+        DataLoader(ds, collate_fn="stack")
     with pytest.raises(ValueError, match="seed"):
         DataLoader(ds, seed=-1)
     with pytest.raises(ValueError, match="missing"):
@@ -279,3 +281,78 @@ def test_compose_runs_in_order_with_one_generator():
     assert np.array_equal(out, by_hand)
     with pytest.raises(TypeError, match="transform #1 is not callable"):
         Compose([ToFloat(), 3])
+
+
+# ------------------------------------------------------------------ PyTorch's data habits
+class PyTorchStyle:
+    """A data set written the PyTorch way: __len__ and __getitem__ only, no minigrad base class."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        return {"image": np.full((1, 2, 2), index, np.float32), "label": index}
+
+
+def test_any_sized_indexable_data_set_is_collated_like_pytorch():
+    batches = list(DataLoader(PyTorchStyle(5), batch_size=2))
+    assert [batch["label"].tolist() for batch in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[1]["image"].shape == (2, 1, 2, 2) and batches[1]["image"][1, 0, 0, 0] == 3
+
+
+def test_a_list_of_pairs_is_a_data_set():
+    pairs = [(np.full(3, k, np.float32), k % 2) for k in range(4)]
+    (images, labels), = list(DataLoader(pairs, batch_size=4))
+    assert images.shape == (4, 3) and labels.tolist() == [0, 1, 0, 1]
+
+
+def test_a_minigrad_dataset_of_dicts_collates_by_key():
+    class Dicts(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            return {"x": np.arange(2) + index, "y": index}
+
+    batch = next(iter(DataLoader(Dicts(), batch_size=3)))
+    assert batch["x"].tolist() == [[0, 1], [1, 2], [2, 3]] and batch["y"].tolist() == [0, 1, 2]
+
+
+def test_as_tensors_and_collate_fn_on_the_generic_path():
+    import minigrad as mg
+
+    batch = next(iter(DataLoader(PyTorchStyle(3), batch_size=3, as_tensors=True)))
+    assert isinstance(batch["image"], mg.Tensor) and isinstance(batch["label"], mg.Tensor)
+    sizes = list(DataLoader(numbered_dataset(5), batch_size=2, collate_fn=len))
+    assert sizes == [2, 2, 1]  # collate_fn is used even where get_batch exists
+
+
+def test_a_transform_needs_image_label_batches():
+    with pytest.raises(TypeError, match="transform applies to the images of \\(images, labels\\) batches.*dict"):
+        next(iter(DataLoader(PyTorchStyle(3), batch_size=3, transform=lambda images, rng: images)))
+
+
+def test_manual_seed_makes_unseeded_shuffling_reproducible():
+    import minigrad as mg
+
+    orders = []
+    for _ in range(2):
+        mg.manual_seed(3)
+        orders.append(epoch_labels(DataLoader(numbered_dataset(20), batch_size=20, shuffle=True)))
+    mg.manual_seed(4)
+    assert orders[0] == orders[1] != epoch_labels(DataLoader(numbered_dataset(20), batch_size=20, shuffle=True))
+
+
+def test_tensor_dataset_and_the_pytorch_import_path():
+    import minigrad as mg
+    from minigrad.utils.data import DataLoader as UtilsLoader, Dataset as UtilsDataset, TensorDataset
+
+    assert UtilsLoader is DataLoader and UtilsDataset is Dataset
+    x, y = mg.randn(5, 3), mg.tensor(np.arange(5))
+    (xb, yb), = list(UtilsLoader(TensorDataset(x, y), batch_size=5))
+    assert isinstance(xb, mg.Tensor) and xb.shape == (5, 3) and yb.data.tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r"same number of examples in each tensor, got \[5, 4\]"):
+        TensorDataset(x, np.arange(4))

@@ -217,3 +217,50 @@ def test_grad_accepts_only_none_or_a_tensor_of_the_same_shape():
         x.grad = np.ones((2, 3))
     with pytest.raises(TypeError, match="grad must be None or a Tensor of shape \\(2, 3\\), got a Tensor of shape \\(3,\\)"):
         x.grad = mg.ones(3)
+
+
+# --------------------------------------------------------------- issue 23: stack, cat, array hints
+def test_stack_and_cat_match_torch_and_refuse_arrays_with_a_hint():
+    a, b = np.arange(6.0).reshape(2, 3), -np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mg.stack([mg.tensor(a), mg.tensor(b)], 1).data, np.stack([a, b], 1))
+    np.testing.assert_array_equal(mg.cat([mg.tensor(a), mg.tensor(b)], dim=-1).data, np.concatenate([a, b], -1))
+    with pytest.raises(TypeError, match=r"stack \(element 1\) expects a Tensor, got ndarray; wrap .*from_numpy"):
+        mg.stack([mg.tensor(a), b])
+    with pytest.raises(TypeError, match="a sequence of Tensors, got a single Tensor"):
+        mg.cat(mg.tensor(a))
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(mg.stack([mg.tensor(a), mg.tensor(b)], -1).data,
+                                  torch.stack([torch.tensor(a), torch.tensor(b)], -1).numpy())
+
+
+def test_a_layer_given_a_numpy_batch_says_how_to_get_tensors():
+    images = np.zeros((2, 3, 8, 8), np.float32)
+    for layer in (mg.nn.Conv2d(3, 4, 3), mg.nn.BatchNorm2d(3), mg.nn.ReLU(), mg.nn.MaxPool2d(2)):
+        with pytest.raises(TypeError, match="got ndarray.*from_numpy.*as_tensors=True"):
+            layer(images)
+
+
+def test_a_pytorch_users_script_with_its_own_dataset_is_reproducible_after_manual_seed():
+    """Issue 23's script: a Dataset written the PyTorch way, imported from minigrad.utils.data,
+    shuffled without a seed; manual_seed(0) must give the same first loss every run."""
+    from minigrad.utils.data import DataLoader, Dataset
+
+    class Blobs(Dataset):
+        def __init__(self):
+            rng = np.random.default_rng(1)
+            self.images = rng.standard_normal((40, 1, 6, 6)).astype(np.float32)
+            self.labels = rng.integers(0, 3, 40)
+
+        def __len__(self):
+            return len(self.labels)
+
+        def __getitem__(self, i):
+            return self.images[i], int(self.labels[i])
+
+    def first_loss():
+        mg.manual_seed(0)
+        model = mg.nn.Sequential(mg.nn.Conv2d(1, 4, 3), mg.nn.ReLU(), mg.nn.Dropout(0.2), mg.nn.Flatten(), mg.nn.Linear(64, 3))
+        xb, yb = next(iter(DataLoader(Blobs(), batch_size=8, shuffle=True, as_tensors=True)))
+        return mg.nn.CrossEntropyLoss()(model(xb), yb).item()
+
+    assert first_loss() == first_loss()

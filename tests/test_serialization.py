@@ -12,6 +12,11 @@ import pytest
 import minigrad as mg
 from minigrad.serialization import SerializationError
 
+try:
+    from structures import assert_identical
+except ImportError:  # the tests directory is a package (tests/__init__.py)
+    from tests.structures import assert_identical
+
 
 def sample_state():
     return {
@@ -25,29 +30,10 @@ def sample_state():
     }
 
 
-def assert_same(loaded, original):
-    assert type(loaded) is (dict if isinstance(original, dict) else type(original))
-    if isinstance(original, dict):
-        assert list(loaded) == list(original)
-        for key in original:
-            assert_same(loaded[key], original[key])
-    elif isinstance(original, (list, tuple)):
-        assert len(loaded) == len(original)
-        for a, b in zip(loaded, original):
-            assert_same(a, b)
-    elif isinstance(original, (np.ndarray, np.generic)):
-        assert loaded.dtype == original.dtype and np.shape(loaded) == np.shape(original)
-        np.testing.assert_array_equal(loaded, original)
-    elif isinstance(original, float) and original != original:
-        assert loaded != loaded
-    else:
-        assert loaded == original
-
-
 def test_round_trip_keeps_types_keys_dtypes_and_non_finite_floats(tmp_path):
     state = sample_state()
     mg.save(state, tmp_path / "state.ckpt")
-    assert_same(mg.load(tmp_path / "state.ckpt"), state)
+    assert_identical(mg.load(tmp_path / "state.ckpt"), state)
 
 
 def test_the_same_object_gives_the_same_bytes(tmp_path):
@@ -113,7 +99,7 @@ def test_the_conversion_command_turns_a_trusted_pickle_into_the_safe_format(tmp_
     run = subprocess.run([sys.executable, "-m", "minigrad.serialization", "convert-pickle",
                           str(tmp_path / "old.pkl"), str(tmp_path / "new.ckpt")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert_same(mg.load(tmp_path / "new.ckpt"), state)
+    assert_identical(mg.load(tmp_path / "new.ckpt"), state)
 
 
 @pytest.mark.parametrize("value, message", [
@@ -131,3 +117,112 @@ def test_a_file_that_is_not_a_state_file_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(SerializationError, match="not a minigrad state file"):
         mg.load(tmp_path / "notes.txt")
+
+
+# ------------------------------------------------------------------ every value, with its type
+@pytest.mark.parametrize("value", [
+    np.float64("nan"), np.float64(0.1), np.float64("-inf"), np.float32("nan"), np.float16(1.5), np.int8(-3),
+    np.uint64(2**64 - 1), np.bool_(True), np.str_("é"), np.complex128(1 + 2j), np.datetime64("2026-01-01"),
+    -0.0, 1e308, 5e-324, 2**100, -(2**70), "", "\u2603", True,
+    np.array(np.float64("nan")), np.zeros((0, 3), np.float32), np.array(["a", "bc"]), np.arange(6).reshape(2, 3).T,
+], ids=repr)
+def test_every_accepted_value_comes_back_exactly_with_its_type(tmp_path, value):
+    mg.save({"v": value, "in a list": [value], "in a tuple": (value,)}, tmp_path / "state.ckpt")
+    loaded = mg.load(tmp_path / "state.ckpt")
+    for got in (loaded["v"], loaded["in a list"][0], loaded["in a tuple"][0]):
+        assert_identical(got, value)  # -0.0 stays -0.0, NaN stays NaN
+
+
+class Label(int):
+    pass
+
+
+@pytest.mark.parametrize("value, message", [
+    (Label(3), "Label is not an array"),
+    ({np.int64(1): 2}, "dict keys must be str or int"),
+    (np.zeros(2, dtype=[("a", "f4")]), "an array of dtype"),
+])
+def test_a_value_that_would_not_come_back_with_its_type_is_refused(tmp_path, value, message):
+    with pytest.raises(TypeError, match=message):
+        mg.save({"bad": value}, tmp_path / "state.ckpt")
+
+
+def test_nesting_deeper_than_the_limit_or_a_cycle_is_refused_on_save(tmp_path):
+    cycle = []
+    cycle.append(cycle)
+    deep = []
+    for _ in range(mg.serialization.MAX_DEPTH + 5):
+        deep = [deep]
+    for value in (cycle, deep):
+        with pytest.raises(ValueError, match="nested more than"):
+            mg.save(value, tmp_path / "state.ckpt")
+
+
+# ------------------------------------------------------------------ hostile files
+def forge(path, content, arrays=(), compression=None):
+    """A file minigrad.load's checksum accepts, with whatever ``content.json`` and members we like."""
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression or zipfile.ZIP_STORED) as archive:
+        archive.writestr("content.json", content if isinstance(content, bytes) else json.dumps(
+            {"format": "minigrad-state", "version": 1, "content": content}))
+        for index, raw in enumerate(arrays):
+            archive.writestr(f"arrays/{index}.npy", raw)
+        archive.comment = b"sha256:" + b"0" * 64
+    data = bytearray(buffer.getvalue())
+    data[-64:] = hashlib.sha256(data[:-64]).hexdigest().encode()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def npy_header(shape, dtype="<f8"):
+    import io
+
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return stream.getvalue()
+
+
+HOSTILE = {
+    "a compressed member that inflates (decompression bomb)": (
+        {"array": 0}, [npy_header((4_000_000,)) + bytes(32_000_000)], "compressed"),
+    "a declared shape of 10^6 x 10^6": ({"array": 0}, [npy_header((10**6, 10**6)) + bytes(80)], "declares shape"),
+    "fewer bytes than the shape declares": ({"array": 0}, [npy_header((3,)) + bytes(16)], r"\(24 bytes\) but holds 16"),
+    "an object array": ({"array": 0}, [npy_header((1,), "|O") + bytes(8)], "dtype object"),
+    "content.json nested 2,000 deep": (b"[" * 2000 + b"]" * 2000, [], ""),
+    "a missing array member": ({"array": 3}, [], "arrays/3.npy"),
+    "an unknown tag": ({"pickle": "x"}, [], "unknown tag"),
+    "a dict body that is not pairs": ({"dict": 5}, [], "TypeError"),
+    "content.json that is not JSON": (b"\xff{", [], ""),
+    "a header that is a list": (b"[1, 2]", [], "format and version"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_file_is_a_serialization_error_naming_the_file(tmp_path, case):
+    import tracemalloc
+    import zipfile
+
+    content, arrays, message = HOSTILE[case]
+    path = forge(tmp_path / "hostile.ckpt", content, arrays,
+                 zipfile.ZIP_DEFLATED if "compressed" in case else None)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SerializationError, match=f"hostile.ckpt is not a readable minigrad state file.*{message}"):
+            mg.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * path.stat().st_size + 2_000_000, f"loading allocated {peak} bytes for a {path.stat().st_size}-byte file"
+
+
+def test_nesting_deeper_than_the_limit_is_refused_on_load(tmp_path):
+    deep = []
+    for _ in range(mg.serialization.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(SerializationError, match="state.ckpt is not a readable.*nested more than"):
+        mg.load(forge(tmp_path / "state.ckpt", deep))

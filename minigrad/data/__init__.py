@@ -30,12 +30,15 @@ Three ideas, in the order a training loop meets them:
 2
 """
 
-from minigrad.data.loader import ArrayDataset, DataLoader, Dataset
+from minigrad.data.collate import default_collate
+from minigrad.data.loader import ArrayDataset, DataLoader, Dataset, TensorDataset
 from minigrad.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToFloat
 
 __all__ = [
     "Dataset",
     "ArrayDataset",
+    "TensorDataset",
+    "default_collate",
     "DataLoader",
     "RandomCrop",
     "RandomHorizontalFlip",

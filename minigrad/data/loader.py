@@ -5,7 +5,9 @@ See :mod:`minigrad.data` for the ideas; everything here works on plain NumPy arr
 
 import numpy as np
 
-__all__ = ["Dataset", "ArrayDataset", "DataLoader", "check_positive_int"]
+from minigrad.data.collate import default_collate, to_tensors
+
+__all__ = ["Dataset", "ArrayDataset", "TensorDataset", "DataLoader", "check_positive_int"]
 
 
 def check_positive_int(value, name):
@@ -22,10 +24,11 @@ def check_positive_int(value, name):
 
 
 class Dataset:
-    """A sized, indexable collection of ``(image, label)`` examples.
+    """A sized, indexable collection of examples (PyTorch's ``torch.utils.data.Dataset``).
 
-    Subclasses implement ``__len__`` and ``__getitem__(index) -> (image, label)``.
-    :meth:`get_batch` has a slow default (one ``__getitem__`` per index, then ``np.stack``);
+    Subclasses implement ``__len__`` and ``__getitem__(index)``, returning one example: usually an
+    ``(image, label)`` pair, but any structure :func:`default_collate` handles (dicts, tuples, numbers).
+    :meth:`get_batch` has a slow default (one ``__getitem__`` per index, then ``default_collate``);
     a subclass that stores its examples in arrays should override it with one indexing step.
     """
 
@@ -36,11 +39,8 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
     def get_batch(self, indices):
-        """Return ``(images, labels)`` for an integer index array, stacked along axis 0."""
-        examples = [self[int(i)] for i in indices]
-        images = np.stack([image for image, _ in examples])
-        labels = np.asarray([label for _, label in examples])
-        return images, labels
+        """The examples at an integer index array, collated (for pairs: ``[images, labels]``)."""
+        return default_collate([self[int(i)] for i in indices])
 
 
 class ArrayDataset(Dataset):
@@ -80,27 +80,59 @@ class ArrayDataset(Dataset):
         return self.images[indices], self.labels[indices]
 
 
+class TensorDataset(Dataset):
+    """Example ``i`` is ``(t[i] for t in tensors)``: Tensors or arrays with the same first axis (PyTorch's).
+
+    >>> ds = TensorDataset(np.zeros((4, 2)), np.arange(4))
+    >>> len(ds), ds[3][1], ds.get_batch(np.array([2, 0]))[1]
+    (4, np.int64(3), array([2, 0]))
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor or array")
+        lengths = [len(t) for t in tensors]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"TensorDataset needs the same number of examples in each tensor, got {lengths}")
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def get_batch(self, indices):
+        return tuple(t[indices] for t in self.tensors)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loader
 # ---------------------------------------------------------------------------------------------
 
 
 class DataLoader:
-    """Iterate over a data set in batches of ``(images, labels)`` NumPy arrays.
+    """Iterate over a data set in batches (for ``(image, label)`` examples: ``(images, labels)`` arrays).
 
     Args:
-        dataset: a :class:`Dataset` (anything with ``__len__`` and ``get_batch``).
+        dataset: anything with ``__len__`` and ``__getitem__`` (a PyTorch-style data set, a list of
+            ``(image, label)`` pairs, an array).  A data set with ``get_batch(indices)`` (such as
+            :class:`ArrayDataset`) hands out each batch in one step: the fast path.  Otherwise the
+            examples are fetched one by one and joined by ``collate_fn``.
         batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
         shuffle: visit the examples in a new random order every epoch.
         drop_last: skip the final batch when it has fewer than ``batch_size`` examples.
-        seed: makes shuffling and transforms reproducible.  ``None`` draws a seed from the
-            operating system once, at construction; it is stored, so ``state_dict()`` still
-            lets a run be resumed exactly.
+        seed: makes shuffling and transforms reproducible.  ``None`` draws a seed once, at
+            construction, from minigrad's default generator, so ``minigrad.manual_seed`` makes
+            it reproducible; it is stored, so ``state_dict()`` still lets a run be resumed exactly.
         transform: ``transform(images, rng) -> images`` applied to every batch of images
-            (labels pass through untouched), e.g. a :class:`Compose` of augmentations.
-        as_tensors: yield ``(images, labels)`` as minigrad Tensors sharing the batch arrays
+            (labels pass through untouched), e.g. a :class:`Compose` of augmentations; needs
+            batches that are ``(images, labels)`` pairs.
+        as_tensors: yield every numeric array of a batch as a minigrad Tensor sharing it
             (``from_numpy``), as PyTorch's DataLoader yields torch Tensors; the default yields
-            the NumPy arrays themselves.
+            the NumPy arrays themselves (Tensor examples are always collated into Tensors).
+        collate_fn: ``collate_fn(list_of_examples) -> batch``, used instead of ``get_batch``
+            (PyTorch's argument; default :func:`~minigrad.data.collate.default_collate`).
 
     Randomness: each call to ``iter(loader)`` starts the next epoch ``e`` and derives two
     independent generators from ``(seed, e)`` -- one draws the permutation, the other is handed
@@ -122,17 +154,19 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None, as_tensors=False):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "get_batch"):
+                 transform=None, as_tensors=False, collate_fn=None):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
-                f"dataset must be a minigrad.data.Dataset (with __len__ and get_batch), "
-                f"got {type(dataset).__name__}"
+                f"dataset must be sized and indexable (define __len__ and __getitem__, as a PyTorch "
+                f"Dataset does), got {type(dataset).__name__}"
             )
-        if transform is not None and not callable(transform):
-            raise TypeError(f"transform must be callable as transform(images, rng), "
-                            f"got {type(transform).__name__}")
+        for name, function in (("transform", transform), ("collate_fn", collate_fn)):
+            if function is not None and not callable(function):
+                raise TypeError(f"{name} must be callable, got {type(function).__name__}")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy)
+            from minigrad.random import as_generator  # minigrad.manual_seed seeds it
+
+            seed = int(as_generator().integers(2**63))
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self.dataset = dataset
@@ -141,6 +175,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.as_tensors = bool(as_tensors)
+        self.collate_fn = collate_fn
         self.seed = int(seed)
         self.epoch = 0
 
@@ -162,14 +197,16 @@ class DataLoader:
         order = order_rng.permutation(num_examples) if self.shuffle else np.arange(num_examples)
         for batch_number in range(len(self)):
             indices = order[batch_number * self.batch_size:(batch_number + 1) * self.batch_size]
-            images, labels = self.dataset.get_batch(indices)
+            if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+                batch = self.dataset.get_batch(indices)
+            else:
+                batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in indices])
             if self.transform is not None:
-                images = self.transform(images, transform_rng)
-            if self.as_tensors:
-                from minigrad.creation import from_numpy  # data sits below the Tensor layer otherwise
-
-                images, labels = from_numpy(np.asarray(images)), from_numpy(np.asarray(labels))
-            yield images, labels
+                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                    raise TypeError(f"transform applies to the images of (images, labels) batches; this data "
+                                    f"set's batches are {type(batch).__name__}s")
+                batch = type(batch)([self.transform(batch[0], transform_rng), batch[1]])
+            yield to_tensors(batch) if self.as_tensors else batch
 
     def state_dict(self):
         """What it takes to continue the same sequence of epochs: ``{"seed", "epoch"}``."""

@@ -20,7 +20,7 @@ built from elementwise ops.
 
 import numpy as np
 
-from minigrad.autograd import Function
+from minigrad.autograd import Function, array_hint
 from minigrad.functions import elementwise
 from minigrad.functions.activation import relu
 from minigrad.functions.dtypes import require_float
@@ -117,6 +117,8 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
 
 def _batch_norm(function, x, running_mean, running_var, weight, bias, training, momentum, eps):
     name = "batch_norm" if function is BatchNorm else "batch_norm_relu"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}{array_hint(x)}")
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"{name} expects a 2-D, 3-D or 4-D input (N, C, ...), got shape {x.shape}")
     require_float(name, input=x.data)

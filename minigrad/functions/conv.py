@@ -25,7 +25,7 @@ rebuilding it is cheaper than holding it through the whole forward pass of a net
 """
 
 from minigrad import backend
-from minigrad.autograd import Function
+from minigrad.autograd import Function, array_hint
 from minigrad.functions.dtypes import require_float
 from minigrad.kernels.conv.selection import conv_algorithm, requested_algorithm
 from minigrad.kernels.conv_geometry import ConvGeometry
@@ -95,6 +95,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     for name, value in (("input", x), ("weight", weight)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"conv2d: {name} must be a Tensor, got {type(value).__name__}")
+            raise TypeError(f"conv2d: {name} must be a Tensor, got {type(value).__name__}{array_hint(value)}")
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -3,12 +3,12 @@
 from minigrad.nn import init
 from minigrad.nn.batchnorm import BatchNorm2d, BatchNormReLU2d
 from minigrad.nn.conv import Conv2d
-from minigrad.nn.layers import CrossEntropyLoss, Flatten, Identity, Linear, ModuleList, ReLU, Sequential
+from minigrad.nn.layers import CrossEntropyLoss, Dropout, Flatten, Identity, Linear, ModuleList, ReLU, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "init", "Module", "Parameter",
-    "Linear", "ReLU", "Identity", "Flatten", "Sequential", "ModuleList", "CrossEntropyLoss",
+    "Linear", "ReLU", "Dropout", "Identity", "Flatten", "Sequential", "ModuleList", "CrossEntropyLoss",
     "Conv2d", "BatchNorm2d", "BatchNormReLU2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
 ]

@@ -1,4 +1,4 @@
-"""The small layers: Linear, ReLU, Flatten, Identity, Sequential, CrossEntropyLoss."""
+"""The small layers: Linear, ReLU, Dropout, Flatten, Identity, Sequential, CrossEntropyLoss."""
 
 import math
 
@@ -53,6 +53,27 @@ class Linear(Module):
 class ReLU(Module):
     def forward(self, x):
         return F.relu(x)
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` while training, scaling the rest by 1 / (1 - p);
+    the identity in ``eval()`` mode (PyTorch's ``nn.Dropout``).  Masks come from ``generator``, or
+    minigrad's default generator (``minigrad.manual_seed``) when it is None."""
+
+    def __init__(self, p=0.5, inplace=False, generator=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got p={p!r}")
+        if inplace:
+            raise ValueError("Dropout(inplace=True) is not supported: in-place ops are not recorded in the graph here")
+        self.p = p
+        self.generator = None if generator is None else as_generator(generator)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, generator=self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"
 
 
 class Identity(Module):

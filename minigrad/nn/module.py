@@ -15,10 +15,13 @@ from minigrad.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module owns and an optimiser updates (``requires_grad=True`` by default)."""
+    """A Tensor that a Module owns and an optimiser updates (``requires_grad=True`` by default).
+
+    ``Parameter(t)`` shares ``t``'s memory and version counter, as PyTorch's.
+    """
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -27,6 +30,18 @@ class Parameter(Tensor):
 def _holds_non_finite(value):
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     return array.dtype.kind == "f" and not np.isfinite(array).all()
+
+
+def _registrable(module, name, value, registered_as):
+    """``value`` as a replacement for the registered ``name``, or the TypeError that says what to do."""
+    if registered_as == "buffer" and isinstance(value, (np.ndarray, Tensor)):
+        return value.data if isinstance(value, Tensor) else value  # buffers are arrays here
+    expected = {"parameter": "a minigrad.nn.Parameter or None", "buffer": "a NumPy array, a Tensor or None",
+                "module": "a minigrad.nn.Module or None"}[registered_as]
+    advice = (f"; wrap it (nn.Parameter(value)) or write into the parameter (with no_grad(): "
+              f"{name}.copy_(value))" if registered_as == "parameter" else "")
+    raise TypeError(f"cannot assign {type(value).__name__} as {registered_as} {name!r} of "
+                    f"{type(module).__name__} ({expected} expected){advice}")
 
 
 class _HookHandle:
@@ -57,14 +72,25 @@ class Module:
         object.__setattr__(self, "_forward_hooks", {})
 
     def __setattr__(self, name, value):
+        """PyTorch's rules: a Parameter or Module registers (in place of whatever had the name); a
+        registered parameter or sub-module can be replaced only by its kind or None; a buffer by an
+        array or Tensor (its array is stored) or None.  Anything else there is a TypeError, not a
+        silently unregistered name that ``state_dict`` would lose."""
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting attributes")
-        for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        registries = {"parameter": self._parameters, "buffer": self._buffers, "module": self._modules}
+        kind = "parameter" if isinstance(value, Parameter) else "module" if isinstance(value, Module) else None
+        registered_as = next((known for known, registry in registries.items() if name in registry), None)
+        if kind is None and registered_as is not None and value is not None:
+            value = _registrable(self, name, value, registered_as)
+            kind = registered_as
+        elif kind is None and registered_as == "buffer":
+            kind = "buffer"  # a buffer set to None stays registered (and is left out of state_dict), as PyTorch
+        for known, registry in registries.items():
+            if known != kind:
+                registry.pop(name, None)
+        if kind is not None:
+            registries[kind][name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, array):

@@ -116,7 +116,9 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         for group in self.optimizer.param_groups:
             if step <= self.warmup_end:
-                group["lr"] = self._anneal(group["initial_lr"], group["max_lr"], step / self.warmup_end)
+                # a warm-up of one step (pct_start * total_steps == 1) starts at the peak; PyTorch divides by zero here
+                fraction = step / self.warmup_end if self.warmup_end > 0 else 1.0
+                group["lr"] = self._anneal(group["initial_lr"], group["max_lr"], fraction)
             else:
                 span = self.total_steps - 1 - self.warmup_end
                 fraction = (step - self.warmup_end) / span if span > 0 else 1.0

@@ -45,11 +45,33 @@ def test_boolean_mask_and_tensor_indices():
     np.testing.assert_array_equal(picked.data, [-4.0, -4.0])
 
 
-def test_result_is_a_copy():
+@pytest.mark.parametrize("index", [slice(1, None), 1, (None, 1), (Ellipsis, 1)])
+def test_basic_indexing_is_a_view_sharing_the_version_counter(index):
+    """PyTorch's rule: ints, slices, None and ... give a view; writing through it changes x."""
     x = f64([1.0, 2.0, 3.0], requires_grad=False)
-    y = x[1:]
-    y.data[0] = 99.0
-    assert x.data[1] == 2.0
+    y = x[index]
+    with mg.no_grad():
+        y.fill_(99.0)
+    assert x.data[1] == 99.0 and x._version == 1
+
+
+@pytest.mark.parametrize("index", [[1, 2], np.array([1]), (np.array([True, False, True]),)])
+def test_advanced_indexing_is_a_copy(index):
+    x = f64([1.0, 2.0, 3.0], requires_grad=False)
+    y = x[index]
+    with mg.no_grad():
+        y.fill_(99.0)
+    np.testing.assert_array_equal(x.data, [1.0, 2.0, 3.0])
+    assert x._version == 0
+
+
+def test_in_place_on_a_slice_is_seen_by_an_op_that_saved_the_tensor():
+    w = f64([1.0, 2.0, 3.0, 4.0])
+    loss = (w * w).sum()
+    with mg.no_grad():
+        w[0:2].zero_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*zero_"):
+        loss.backward()
 
 
 def test_out_of_range_index_quotes_the_shape():

@@ -87,6 +87,22 @@ def test_one_cycle_warms_up_to_max_lr_then_decays_to_its_floor_and_refuses_extra
         scheduler.step()
 
 
+@pytest.mark.parametrize("total_steps, pct_start", [(10, 0.1), (5, 0.2), (1, 1.0), (4, 0.0), (3, 0.1)])
+def test_one_cycle_with_a_warm_up_of_one_step_or_none_starts_at_the_peak(total_steps, pct_start):
+    """pct_start * total_steps == 1 divided by zero (as PyTorch's OneCycleLR does); now step 0 is the peak."""
+    scheduler = OneCycleLR(optimizer(), max_lr=1.0, total_steps=total_steps, pct_start=pct_start)
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(total_steps - 1):
+        scheduler.optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    assert rates[0] <= 1.0 and rates[0] == max(rates)
+    if pct_start * total_steps == 1:
+        assert rates[0] == 1.0
+    if total_steps > 1:
+        assert rates[-1] == pytest.approx(1.0 / 25 / 1e4, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "make_ours, make_theirs",
     [

@@ -101,6 +101,26 @@ def test_the_lock_of_a_killed_run_is_taken_over_and_its_temporary_files_removed(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_run_folder_that_ends_empty_is_removed_only_if_the_run_made_it(tmp_path):
+    made = tmp_path / "made"
+    with pytest.raises(RuntimeError, match="failed before writing"):
+        with RunFolder(str(made)):
+            raise RuntimeError("failed before writing")
+    assert not made.exists()
+    (tmp_path / "given").mkdir()
+    with RunFolder(str(tmp_path / "given")):
+        pass
+    assert (tmp_path / "given").is_dir()
+
+
+def test_a_plan_whose_warm_up_is_one_step_trains_instead_of_dividing_by_zero(tmp_path, capsys):
+    """Issue 23: 160 images in batches of 32 are 5 steps, and OneCycleLR's 20% warm-up is one step."""
+    code, out, err = run_main(["--epochs", "1", "--train-size", "160", "--test-size", "64", "--no-progress",
+                               "--out", str(tmp_path / "run")], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert "plan: 5 steps" in out and (tmp_path / "run" / "checkpoint.ckpt").exists()
+
+
 def test_an_unwritable_out_is_reported_in_one_line_before_any_training(tmp_path, capsys):
     (tmp_path / "a_file").write_text("")
     code, out, err = run_main(ONE_EPOCH + ["--out", str(tmp_path / "a_file" / "run")], capsys)
