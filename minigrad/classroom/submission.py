@@ -76,7 +76,7 @@ def read_submission(root, teacher_root, task_ids=None, hidden_tests=HIDDEN_TESTS
             changed.append(rel_path)
         elif theirs.is_file() and rel_path not in shipped and theirs.read_bytes() != (teacher_root / rel_path).read_bytes():
             changed.append(rel_path)
-    added = sorted(set(list_project_files(root)) - set(teacher_files) - {STUDENT_STAMP})
+    added = sorted(set(list_project_files(root)) - set(list_project_files(teacher_root)) - {STUDENT_STAMP})
     if changed:
         submission.warnings.append("changed outside the task regions, not graded: " + ", ".join(changed))
     if added:
@@ -129,7 +129,7 @@ def _take_region_code(submission, rel_path, text, regions, stubbed, theirs, inst
                     outside.append(f"lines {j1 + 1}-{j2}")
                 break
         else:
-            if tag != "equal":
+            if tag != "equal" and j2 > j1:  # lines only the teacher's tree has are not the student's doing
                 outside.append(f"line {j1 + 1}" if j2 - j1 <= 1 else f"lines {j1 + 1}-{j2}")
     for begin, indices in taken.items():
         lines = [their_lines[j] for j in sorted(set(indices))]
