@@ -69,6 +69,14 @@ def grade_one(path, options) -> dict:
 
 def unpack(archive: Path, into: Path) -> Path:
     """Unpack `archive` into `into`, refusing absolute paths, '..', links and oversized content."""
+    try:
+        _unpack(archive, into)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as error:
+        raise ClassroomError(f"the archive does not open ({type(error).__name__}: {error})") from None
+    return into
+
+
+def _unpack(archive, into):
     if archive.name.lower().endswith(".zip"):
         with zipfile.ZipFile(archive) as opened:
             members = opened.infolist()
@@ -79,7 +87,6 @@ def unpack(archive: Path, into: Path) -> Path:
             members = opened.getmembers()
             _check_members([(info.name, info.size, not (info.isfile() or info.isdir())) for info in members])
             opened.extractall(into, filter="data")
-    return into
 
 
 def _check_members(members):
