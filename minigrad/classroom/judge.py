@@ -137,15 +137,19 @@ class TaskWorker:
                 setattr(self, name, None)
 
 
-class Student:
+class _Runs:
+    def timed(self, function, *args, **kwargs):
+        """(result, seconds) with the seconds measured here, by the judge's clock."""
+        started = time.perf_counter()
+        result = self.run(function, *args, **kwargs)
+        return result, time.perf_counter() - started
+
+
+class Student(_Runs):
     """What a graded test holds: `run(function, *args, **kwargs)` runs `function` on the submission."""
 
     def __init__(self, task_worker):
         self._worker = task_worker
-
-    @property
-    def task_id(self):
-        return self._worker.task_id
 
     def run(self, function, *args, **kwargs):
         """`function(*args, **kwargs)` in the task's worker; its result as data, or StudentError.
@@ -159,11 +163,28 @@ class Student:
                             f"got {function.__qualname__}")
         return self._worker.run(function, args, kwargs)
 
-    def timed(self, function, *args, **kwargs):
-        """(result, seconds) with the seconds measured here, by the judge's clock."""
-        started = time.perf_counter()
-        result = self.run(function, *args, **kwargs)
-        return result, time.perf_counter() - started
+
+class InProcess(_Runs):
+    """`student` outside grading (this project's own test run): the functions run here, on this
+    tree, under the same rules for what goes in and out, so a graded test also runs as a test."""
+
+    def run(self, function, *args, **kwargs):
+        args, kwargs = wire.decode(wire.encode(list(args))), wire.decode(wire.encode(dict(kwargs)))
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:
+            raise StudentError(type(error).__name__, str(error)) from error
+        return wire.decode(wire.encode(result))
+
+
+JUDGE = pytest.StashKey["Judge"]()
+
+
+@pytest.fixture
+def student(request):
+    """The submission's code, for graded tests: import this fixture in the graded tests' conftest.py."""
+    judge = request.config.stash.get(JUDGE, None)
+    return judge.student_for(request.node) if judge else InProcess()
 
 
 class Judge:
@@ -181,13 +202,15 @@ class Judge:
                 self.config["environments"].get(task_id, {}), self.log_folder)
         return self.workers[task_id]
 
-    @pytest.fixture
-    def student(self, request):
-        task_ids = [mark.name for mark in request.node.iter_markers() if mark.name in self.config["limits"]]
-        if len(set(task_ids)) != 1:
-            raise pytest.UsageError(f"{request.node.nodeid}: a graded test carries exactly one task marker, "
-                                    f"found {sorted(set(task_ids)) or 'none'}")
-        return Student(self.worker_for(task_ids[0]))
+    def pytest_configure(self, config):
+        config.stash[JUDGE] = self
+
+    def student_for(self, item):
+        task_ids = {mark.name for mark in item.iter_markers() if mark.name in self.config["limits"]}
+        if len(task_ids) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: a graded test carries exactly one task marker, "
+                                    f"found {sorted(task_ids) or 'none'}")
+        return Student(self.worker_for(task_ids.pop()))
 
     def pytest_sessionfinish(self):
         self.stop_all()

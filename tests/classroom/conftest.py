@@ -120,6 +120,7 @@ TOY_FILES = {
     # the submission's code only through `student.run`, in a worker on the graded tree.
     "tests/hidden/conftest.py": """\
         from minigrad.classroom import register_markers
+        from minigrad.classroom.judge import student  # noqa: F401 (the fixture graded tests ask for)
 
 
         def pytest_configure(config):
