@@ -181,6 +181,10 @@ def fast_pooling_of_generated(shape, kernel_size, stride):
     return float(fast_pooling(np.random.default_rng(0).standard_normal(shape), kernel_size, stride).sum())
 
 
+def nothing():
+    return 0.0
+
+
 @pytest.mark.t15_numba_speedup
 def test_t15_all_negative_strided_views_and_a_stride_wider_than_the_window(student):
     from minigrad.classroom.speedup import max_pool2d_slow
@@ -201,10 +205,12 @@ SPEEDUP_REQUIRED = 20.0  # compiled loops reach hundreds; a ratio, so the machin
 def test_t15_at_least_twenty_times_faster_than_the_slow_loops(student):
     from minigrad.classroom.speedup import max_pool2d_slow
 
-    shape = (4, 8, 32, 32)
+    shape = (8, 8, 32, 32)
     x = np.random.default_rng(0).standard_normal(shape)
     student.run(fast_pooling_of_generated, shape, 2, 2)  # compiles
-    fast = min(student.timed(fast_pooling_of_generated, shape, 2, 2)[1] for _ in range(3))
+    # The round trip to the worker is not the pooling's time: the best of five, less the best empty call's.
+    round_trip = min(student.timed(nothing)[1] for _ in range(5))
+    fast = max(min(student.timed(fast_pooling_of_generated, shape, 2, 2)[1] for _ in range(5)) - round_trip, 1e-4)
     started = time.perf_counter()
     expected = float(max_pool2d_slow(x, 2, 2).sum())  # the slow loops, timed here, in the judge
     slow = time.perf_counter() - started
