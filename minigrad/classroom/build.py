@@ -7,6 +7,7 @@ staging folder next to OUT_DIR and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -69,8 +70,11 @@ def build_student_copy(out_dir, source=None, task_ids=None, force=False, hidden_
     try:
         shutil.copymode(source, staging)  # mkdtemp makes it private (0700)
         _write_copy(source, staging, files, regions_by_file, set(stub_tasks))
+        # The digests let grading name the files a student changed outside the task regions.
+        shipped = {rel_path: file_digest(staging / rel_path) for rel_path in files
+                   if (staging / rel_path).is_file() and not (staging / rel_path).is_symlink()}
         stamp = {"note": "student copy built by `python -m minigrad.classroom build`; it cannot be built from again",
-                 "stubbed_tasks": stub_tasks, "hidden_tests_left_out": len(hidden_files)}
+                 "stubbed_tasks": stub_tasks, "hidden_tests_left_out": len(hidden_files), "shipped_files": shipped}
         (staging / STUDENT_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
         _move_into_place(staging, out_dir)
     except BaseException:
@@ -79,6 +83,10 @@ def build_student_copy(out_dir, source=None, task_ids=None, force=False, hidden_
     return {"out_dir": str(out_dir), "stubbed_tasks": stub_tasks, "regions": regions_per_task,
             "unmarked_tasks": [task.id for task in TASKS if task.id not in regions_per_task],
             "hidden_tests": str(hidden.relative_to(source)) if hidden else None, "hidden_files": hidden_files}
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _hidden_folder(source: Path, hidden_tests) -> Path | None:

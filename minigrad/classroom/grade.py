@@ -1,102 +1,106 @@
-"""Grade a project folder task by task: run each task's tests and count what passed.
+"""Grade one submission with the teacher's installation: the teacher's tests judge, task by task.
 
-Every task has its own time limit (`timeout`, default DEFAULT_TASK_TIMEOUT seconds): an
-infinite loop in one task costs that task its points (it is reported as timed out) and the others
-are graded as usual. The tasks share one pytest process, limited to `timeout` as a whole (tasks
-that need their own environment, such as the CUDA simulator, get one of their own); only if it
-runs out is each of its tasks run again in a process of its own, under its own limit. Counts come from pytest's reports via
-`pytest_recorder.py`. A task earns points in proportion to its tests that pass, each test
-weighted by its marker's ``points=`` (1 by default); skipped tests do not count either way, and a
-task none of whose tests ran earns nothing ("no tests ran"). Exit status of `grade`: 0 all
-selected tests passed, 1 some failed or timed out, 2 grading was incomplete (a test module failed
-to import, or no test of some task ran). `report.py` prints the report.
+    submission folder --read_submission--> its tasks' region code (+ warnings about other changes)
+    teacher's tree + that code --build_graded_tree--> a fresh tree in a scratch folder
+    judge (pytest_recorder.py + judge.py, teacher's process) runs the teacher's graded tests;
+        each task's student code runs in a worker process of its own on the fresh tree
+    signed results --> one row per task (`task_row`) --> report.py's table and JSON
+
+Nothing of the submission but its region code is used; nothing it runs decides a mark (see
+judge.py). A task earns points in proportion to its tests that pass, each test weighted by its
+marker's ``points=`` (1 by default); skipped tests do not count either way, and a task none of
+whose tests ran earns nothing ("no tests ran"). A task whose worker ran past its time limit
+("timed out") or died ("crashed: signal 11") earns 0. Exit status of `grade`: 0 all selected
+tests passed, 1 some failed, timed out or crashed, 2 grading was incomplete.
 """
 
 from __future__ import annotations
 
-import configparser
 import json
 import math
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
-from minigrad.classroom.build import STUDENT_STAMP
+from minigrad.classroom import limits
+from minigrad.classroom.build import HIDDEN_TESTS, STUDENT_STAMP, default_source_root
+from minigrad.classroom.judge import CONFIG_ENV, RUN_FILE
+from minigrad.classroom.pytest_recorder import sign
 from minigrad.classroom.report import exit_status, format_table, write_json  # noqa: F401 (the grading API)
-from minigrad.classroom.tasks import TASKS, ClassroomError, get_task
+from minigrad.classroom.submission import build_graded_tree, read_submission
+from minigrad.classroom.tasks import ClassroomError, get_task
 
-RECORDER = Path(__file__).with_name("pytest_recorder.py")
-# `python -c` (unlike `python FILE`) puts the working directory first on sys.path, as
-# `python -m pytest` does, so the graded folder's packages are the ones imported.
-RUN_RECORDER = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+RECORDER = str(Path(__file__).with_name("pytest_recorder.py"))
 PASSED, SKIPPED = {"passed", "xpassed"}, {"skipped", "xfailed"}
-DEFAULT_TASK_TIMEOUT = 600.0  # seconds per task: generous for a first run that compiles the Numba kernels
+DEFAULT_MEMORY_MB = 4096  # per task's worker (address space): room for Numba, far from a runaway allocation
+JUDGE_MARGIN_S = 120  # the judge's own work (collection, reference answers) on top of the tasks' limits
+
+_judges: set[subprocess.Popen] = set()  # running judge processes, each leading its own process group
+_judges_lock = threading.Lock()
+_stopping = threading.Event()
 
 
-def grade(directory=".", task_ids=None, timeout=DEFAULT_TASK_TIMEOUT, show_output=False, hidden_tests=None) -> dict:
-    """Run the tests of `task_ids` in `directory`, each task within `timeout` seconds; return the report dict.
+def grade(submission=".", task_ids=None, timeout=None, show_output=False, teacher=None, tests=None,
+          memory_mb=DEFAULT_MEMORY_MB) -> dict:
+    """Grade `submission` (a folder) with the teacher's tree `teacher` (default: this installation).
 
-    By default a student copy is graded on the tasks it was built with (its stamp lists them;
-    tasks whose solutions it ships would score for free) and any other tree on every task.
-    `hidden_tests` is a folder of the teacher's tests (``tests/hidden`` of the instructor's tree,
-    left out of student copies) that runs with the copy's own tests, against the copy's code.
+    `tests` is the folder of the teacher's graded tests (default ``tests/hidden`` of the teacher's
+    tree), `timeout` the time limit of every task in seconds (default: measured from the teacher's
+    solutions, see limits.py), `memory_mb` the memory limit of each task's worker.
     """
-    directory = Path(directory).resolve()
-    if not directory.is_dir():
-        raise ClassroomError(f"{directory} is not a folder")
-    if task_ids is None and (directory / STUDENT_STAMP).is_file():
-        task_ids = json.loads((directory / STUDENT_STAMP).read_text(encoding="utf-8"))["stubbed_tasks"]
-    tasks = [get_task(task_id) for task_id in task_ids] if task_ids is not None else list(TASKS)
-    if timeout is None or not timeout > 0:
-        raise ClassroomError(f"the time limit per task must be a number of seconds > 0, got {timeout}")
-    test_paths = None
-    if hidden_tests is not None:
-        hidden_tests = Path(hidden_tests).resolve()
-        if not hidden_tests.is_dir():
-            raise ClassroomError(f"the hidden tests folder {hidden_tests} does not exist")
-        test_paths = configured_test_paths(directory) + [str(hidden_tests)]
+    teacher_root = Path(teacher).resolve() if teacher else default_source_root()
+    if (teacher_root / STUDENT_STAMP).exists():
+        raise ClassroomError(f"{teacher_root} is a student copy: grade with the teacher's installation "
+                             "(python -m minigrad.classroom grade COPY, run outside the copy)")
+    tests_dir = Path(tests).resolve() if tests else teacher_root / HIDDEN_TESTS
+    if not tests_dir.is_dir():
+        raise ClassroomError(f"the graded tests folder {tests_dir} does not exist")
+    if not (isinstance(memory_mb, int) and memory_mb >= 256):
+        raise ClassroomError(f"the memory limit per task must be at least 256 MiB, got {memory_mb}")
+    work = read_submission(submission, teacher_root, task_ids)
+    tasks = [get_task(task_id) for task_id in work.task_ids]
+    time_limits = limits.time_limits(tests_dir, [task.id for task in tasks], timeout)
 
-    by_environment = {}
+    with tempfile.TemporaryDirectory(prefix="classroom-grade-") as scratch:
+        tree = build_graded_tree(teacher_root, work, Path(scratch) / "tree")
+        config = {"tree": str(tree), "limits": time_limits, "memory_mb": memory_mb, "log_folder": scratch,
+                  "environments": {task.id: dict(task.pytest_env) for task in tasks}}
+        results, problem = _run_judge(teacher_root, tests_dir, config, Path(scratch), show_output)
+
+    rows = []
     for task in tasks:
-        by_environment.setdefault(task.pytest_env, []).append(task)
-    row_by_task, collection_errors, exit_codes = {}, [], []
-    for environment, group in by_environment.items():
-        def run(tasks_run):
-            return _run_pytest(directory, [task.id for task in tasks_run], dict(environment), timeout, show_output,
-                               test_paths)
-        runs = [(group, run(group))]
-        if runs[0][1] is None and len(group) > 1:  # some task ran long: give each its own process and limit
-            runs = [([task], run([task])) for task in group]
-        for tasks_run, results in runs:
-            if results is None:
-                row_by_task.update({task.id: task_row(task, [], timed_out=timeout) for task in tasks_run})
-                continue
-            exit_codes.append(results["exit_code"])
-            collection_errors += [error for error in results["collection_errors"] if error not in collection_errors]
-            for task in tasks_run:
-                row_by_task[task.id] = task_row(task, [
-                    {"nodeid": nodeid, "outcome": test["outcome"], "message": test["message"],
-                     "weight": test.get("points", {}).get(task.id, 1)}
-                    for nodeid, test in results["tests"].items() if task.id in test["markers"]])
-
-    rows = [row_by_task[task.id] for task in tasks]
+        if results is None:
+            rows.append(task_row(task, [], stopped=f"not graded: {problem}"))
+            continue
+        tests_of_task = [{"nodeid": nodeid, "outcome": test["outcome"], "message": test["message"],
+                          "weight": test.get("points", {}).get(task.id, 1)}
+                         for nodeid, test in results["tests"].items() if task.id in test["markers"]]
+        worker = results["tasks"].get(task.id, {})
+        row = task_row(task, tests_of_task, stopped=worker.get("status"))
+        row.update(time_limit=time_limits[task.id], seconds=worker.get("seconds", 0.0))
+        rows.append(row)
     return {
-        "directory": str(directory),
-        "hidden_tests": str(hidden_tests) if hidden_tests is not None else None,
+        "directory": str(work.root),
+        "grader": str(teacher_root),
+        "hidden_tests": str(tests_dir),
+        "warnings": work.warnings,
         "tasks": rows,
         "points_earned": round(sum(row["points_earned"] for row in rows), 2),
         "points_possible": sum(row["points"] for row in rows if not row["optional"]),
-        "collection_errors": collection_errors,
-        "pytest_exit_codes": exit_codes,
-        "timeout_per_task": timeout,
+        "collection_errors": results["collection_errors"] if results else [],
+        "pytest_exit_codes": [results["exit_code"]] if results else [],
+        "memory_limit_mb": memory_mb,
     }
 
 
-def task_row(task, tests, timed_out=None) -> dict:
-    """One task's counts and points; ``timed_out`` is the time limit (seconds) its tests ran past, else None.
+def task_row(task, tests, stopped=None) -> dict:
+    """One task's counts and points; `stopped` is why its worker was stopped ("timed out after 40 s",
+    "crashed: signal 11", "not graded: ..."), else None.
 
     A test's ``weight`` (1 unless its marker says ``points=``) is its share of the task: the task
     earns ``points * (weight passed) / (weight of the tests that ran)``. A task none of whose
@@ -110,61 +114,89 @@ def task_row(task, tests, timed_out=None) -> dict:
     ran = [test for test in tests if test["outcome"] not in SKIPPED]
     weight_ran = sum(test["weight"] for test in ran)
     for test in tests:
-        share = task.points * test["weight"] / weight_ran if test["outcome"] not in SKIPPED else 0.0
-        test["points"] = round(share, 2)
+        test["points"] = round(task.points * test["weight"] / weight_ran, 2) if test["outcome"] not in SKIPPED else 0.0
     passed = [test for test in ran if test["outcome"] in PASSED]
-    if timed_out:
-        status = "timed out"
+    if stopped:
+        status = stopped.split(" after ")[0].split(":")[0]  # "timed out", "crashed", "not graded"
     elif not ran:
         status = "no tests ran"
     else:
         status = "passed" if len(passed) == len(ran) else "failed"
-    earned = task.points * sum(test["weight"] for test in passed) / weight_ran if ran and not timed_out else 0.0
+    earned = task.points * sum(test["weight"] for test in passed) / weight_ran if ran and not stopped else 0.0
     return {
         "id": task.id, "title": task.title, "points": task.points, "optional": task.optional,
-        "depends_on": list(task.depends_on), "status": status,
+        "depends_on": list(task.depends_on), "status": status, "reason": stopped,
         "passed": len(passed), "failed": len(ran) - len(passed), "skipped": len(tests) - len(ran), "total": len(ran),
         "points_earned": round(earned, 2),
-        "timed_out": timed_out,
         "tests": tests,
     }
 
 
-def configured_test_paths(directory: Path) -> list[str]:
-    """pytest arguments that collect what a bare `pytest` in `directory` collects: its config file
-    (``-c``: with a path outside the folder, pytest would not find it) and its ``testpaths``."""
-    for name, section in (("pytest.ini", "pytest"), ("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
-        config = configparser.ConfigParser(interpolation=None)
-        try:
-            config.read(directory / name, encoding="utf-8")
-        except configparser.Error:
-            continue
-        if config.has_section(section):
-            paths = config.get(section, "testpaths", fallback="").split()
-            return ["-c", str(directory / name)] + [str(directory / path) for path in paths or ["."]]
-    return [str(directory)]
+def _run_judge(teacher_root, tests_dir, config, scratch, show_output):
+    """(results, None) from the judge, or (None, why there are none)."""
+    config_path, results_path, ini = scratch / "judge.json", scratch / "results.json", scratch / "judge.ini"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    ini.write_text("[pytest]\n", encoding="utf-8")  # the teacher's tests' settings, not any project's
+    key = secrets.token_hex(32)
+    command = [sys.executable, "-c", RUN_FILE, RECORDER, str(results_path), "-m", " or ".join(config["limits"]),
+               "-q", "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(tests_dir),
+               "--confcutdir", str(tests_dir), "--import-mode=importlib", str(tests_dir)]
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **{CONFIG_ENV: str(config_path)})
+    pipe = None if show_output else subprocess.PIPE
+    with _judges_lock:
+        if _stopping.is_set():
+            return None, "grading was stopped"
+        # Its own process group: the workers stay in it, so one killpg ends them all.
+        judge = subprocess.Popen(command, cwd=teacher_root, env=env, stdin=subprocess.PIPE, stdout=pipe,
+                                 stderr=pipe, text=True, start_new_session=True)
+        _judges.add(judge)
+    try:
+        output = judge.communicate(key, timeout=sum(config["limits"].values()) + JUDGE_MARGIN_S)
+    except subprocess.TimeoutExpired:
+        return None, "the judge ran past the sum of the time limits"
+    finally:
+        _end_group(judge)
+        with _judges_lock:
+            _judges.discard(judge)
+    try:
+        signed = json.loads(results_path.read_text(encoding="utf-8"))
+        if sign(key.encode(), signed["results"]) != signed["signature"]:
+            return None, "the results were not written by the judge"
+        return json.loads(signed["results"]), None
+    except (OSError, ValueError, KeyError, TypeError):
+        tail = "".join(part or "" for part in output)[-2000:] if pipe else ""
+        return None, f"the judge reported no results (exit status {judge.returncode}) {tail}".strip()
 
 
-def _run_pytest(directory: Path, task_ids, environment, timeout, show_output, test_paths=None):
-    """The recorder's results for these tasks' tests, or None if they ran past `timeout` seconds."""
-    env = dict(os.environ, **environment)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
-    with tempfile.TemporaryDirectory(prefix="classroom-grade-") as scratch:
-        results_path = Path(scratch) / "results.json"
-        command = [sys.executable, "-c", RUN_RECORDER, str(RECORDER), str(results_path),
-                   "-m", " or ".join(task_ids), "-q", "-p", "no:cacheprovider",
-                   "--continue-on-collection-errors", "--rootdir", str(directory)] + (test_paths or [])
-        pipe = None if show_output else subprocess.PIPE
-        # A session of its own, so that on timeout every process the tests started is ended too.
-        process = subprocess.Popen(command, cwd=directory, env=env, stdout=pipe, stderr=pipe, text=True,
-                                   start_new_session=True)
+def _end_group(process):
+    """Kill the process group `process` leads (the judge and the workers it started), then reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def stop_all_judges() -> None:
+    """End every judge and worker this process started; no new ones start afterwards.
+
+    The threads that wait on the judges reap them; a worker that outlived its judge's group
+    (a submission's own `setsid`) is still ended by the parent-death signal judge.py gives it.
+    """
+    with _judges_lock:
+        _stopping.set()
+        running = list(_judges)
+    for judge in running:
         try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return None
-        if not results_path.exists():
-            output = (stdout or "") + (stderr or "")
-            raise ClassroomError(f"pytest did not report any results in {directory}:\n{output[-3000:]}")
-        return json.loads(results_path.read_text(encoding="utf-8"))
+            os.killpg(judge.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and Ctrl-C end every process grading started, then exit (status 128 + signal)."""
+    def handler(signum, frame):
+        stop_all_judges()
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -98,7 +98,7 @@ def find_regions(path: str, text: str) -> list[Region]:
 
 def student_text(text: str, regions: list[Region], stub_tasks, instructions: dict[str, str]) -> str:
     """The file with regions of `stub_tasks` replaced by stubs and every marker line removed."""
-    return _rewrite(text, regions, stub_tasks, instructions)[0]
+    return rewrite(text, regions, stub_tasks, instructions)[0]
 
 
 def check_stubs(path: str, text: str, regions: list[Region], instructions: dict[str, str]) -> None:
@@ -114,7 +114,7 @@ def check_stubs(path: str, text: str, regions: list[Region], instructions: dict[
     except SyntaxError as error:
         raise MarkerError(path, error.lineno or 0, f"the source itself is not valid Python: {error.msg}") from None
     all_tasks = {region.task_id for region in regions}
-    stubbed, source_line_of = _rewrite(text, regions, all_tasks, instructions)
+    stubbed, source_line_of = rewrite(text, regions, all_tasks, instructions)
     try:
         tree = ast.parse(stubbed, filename=path)
     except SyntaxError as error:
@@ -133,8 +133,12 @@ def check_stubs(path: str, text: str, regions: list[Region], instructions: dict[
                               "solution region is not inside a function body; its stub would raise on import")
 
 
-def _rewrite(text, regions, stub_tasks, instructions):
-    """Return (new text, source line number of each new line)."""
+def rewrite(text, regions, stub_tasks, instructions, replacements=None):
+    """Return (new text, source line number of each new line).
+
+    `replacements` maps a region's BEGIN line to the lines that take its place (a submission's
+    code, when grading); other regions of `stub_tasks` become stubs, the rest keep their solution.
+    """
     lines = _split_lines(text)
     by_begin = {region.begin_line: region for region in regions}
     output, source_line_of = [], []
@@ -146,7 +150,10 @@ def _rewrite(text, regions, stub_tasks, instructions):
             source_line_of.append(line_number)
             line_number += 1
             continue
-        if region.task_id in stub_tasks:
+        if replacements and region.begin_line in replacements:
+            output += replacements[region.begin_line]
+            source_line_of += [region.begin_line] * len(replacements[region.begin_line])
+        elif region.task_id in stub_tasks:
             newline = lines[line_number - 1][len(lines[line_number - 1].rstrip("\r\n")):] or "\n"
             instruction = instructions[region.task_id]
             message = json.dumps(f"{region.task_id}: {instruction}")  # a JSON string is a valid Python literal

@@ -1,16 +1,21 @@
-"""Run pytest and record every selected test's markers and outcome as JSON.
+"""The judge's process: run the teacher's graded tests and record every test's markers and outcome.
 
-grade.py runs this file in a fresh Python process whose working directory is the project being
-graded:  python -c "<runpy one-liner>" pytest_recorder.py RESULTS.json [pytest args...]
-It imports nothing from minigrad on purpose: a student's half-finished framework must not break
-the grader before the first test runs, and the counts come from pytest's own reports, not from
-its printed text.
+grade.py runs this file in a fresh Python process of the teacher's installation, in the teacher's
+tree:  python -c "<runpy one-liner>" pytest_recorder.py RESULTS.json [pytest args...]
+with the judge plugin (`judge.py`) that runs the submission's code in worker processes. The
+counts come from pytest's own reports, not from its printed text. grade.py writes a secret key to
+this process's stdin; the results are signed with it (HMAC), so a file written by anyone else,
+say a process a submission left behind, is refused.
 """
 
+import hashlib
+import hmac
 import json
 import sys
 
 import pytest
+
+from minigrad.classroom.judge import Judge, StudentError, load_config, stop_on_sigterm
 
 
 class OutcomeRecorder:
@@ -59,7 +64,8 @@ def _points(item):
 
 def _crash_message(report):
     crash = getattr(report.longrepr, "reprcrash", None)  # "NotImplementedError: t01_...: ..."
-    return crash.message if crash is not None else _last_line(report)
+    message = crash.message if crash is not None else _last_line(report)
+    return message.removeprefix(f"{StudentError.__module__}.{StudentError.__name__}: ")  # the student's own words
 
 
 def _last_line(report):
@@ -69,13 +75,23 @@ def _last_line(report):
     return lines[-1] if lines else ""
 
 
+def sign(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def main(argv):
     results_path, pytest_args = argv[0], argv[1:]
-    recorder = OutcomeRecorder()
-    exit_code = pytest.main(pytest_args, plugins=[recorder])
+    key = sys.stdin.buffer.read().strip()  # before any worker starts: workers get no stdin
+    recorder, judge = OutcomeRecorder(), Judge(load_config())
+    stop_on_sigterm(judge)
+    try:
+        exit_code = pytest.main(pytest_args, plugins=[recorder, judge])
+    finally:
+        judge.stop_all()
+    text = json.dumps({"exit_code": int(exit_code), "tests": recorder.tests, "tasks": judge.task_report(),
+                       "collection_errors": recorder.collection_errors}, indent=1)
     with open(results_path, "w", encoding="utf-8") as results:
-        json.dump({"exit_code": int(exit_code), "tests": recorder.tests,
-                   "collection_errors": recorder.collection_errors}, results, indent=1)
+        json.dump({"results": text, "signature": sign(key, text)}, results)
     return 0
 
 

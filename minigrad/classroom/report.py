@@ -1,8 +1,9 @@
 """The grading report as people read it (a table, then why tests failed) and as JSON.
 
 The report is the dict `grade.grade` returns; one row per task (`grade.task_row` says what it
-holds). The table is what a student sees after `python -m minigrad.classroom grade`, then one block per
-failing task with the first line of each failing test's reason and the share of points it is worth:
+holds). The table is what `python -m minigrad.classroom grade` prints: the tasks, what the total
+means, why tests skipped, warnings, then one block per failing task with the first line of each
+failing test's reason and the share of points it is worth:
 
     task                           passed  failed  skipped       points
     t12_sgd_momentum                7/8         1        0      8.75/10
@@ -21,31 +22,48 @@ REASONS_SHOWN = 5  # failing tests listed per task; the JSON has them all
 
 
 def exit_status(report: dict) -> int:
-    """0 every selected test passed, 1 some failed or timed out, 2 grading was incomplete."""
-    if report["collection_errors"] or any(row["status"] == "no tests ran" for row in report["tasks"]) \
+    """0 every selected test passed, 1 some failed, timed out or crashed, 2 grading was incomplete."""
+    if report["collection_errors"] or any(row["status"] in ("no tests ran", "not graded") for row in report["tasks"]) \
             or any(code in (2, 3, 4) for code in report["pytest_exit_codes"]):
         return 2
-    return 1 if any(row["status"] in ("failed", "timed out") for row in report["tasks"]) else 0
+    return 1 if any(row["status"] in ("failed", "timed out", "crashed") for row in report["tasks"]) else 0
 
 
 def format_table(report: dict) -> str:
     header = f"{'task':<28} {'passed':>8} {'failed':>7} {'skipped':>8} {'points':>12}"
-    lines = [header, "-" * len(header)]
+    lines = [f"graded by {report['grader']} with the teacher's hidden tests in {report['hidden_tests']}",
+             header, "-" * len(header)]
     for row in report["tasks"]:
         points = f"{row['points_earned']:g}/{row['points']}" + (" bonus" if row["optional"] else "")
         note = ""
-        if row["status"] == "timed out":
-            note = f"  (timed out after {row['timed_out']:g} s: no points)"
+        if row["reason"]:
+            note = f"  ({row['reason']}: no points)"
         elif row["status"] == "no tests ran":
             note = "  (NO TESTS RAN: no points)"
         lines.append(f"{row['id']:<28} {row['passed']:>4}/{row['total']:<3} {row['failed']:>7} "
                      f"{row['skipped']:>8} {points:>12}{note}")
     lines.append("-" * len(header))
     lines.append(f"{'total':<28} {'':>8} {'':>7} {'':>8} {report['points_earned']:>8g}/{report['points_possible']}")
+    bonus = [row for row in report["tasks"] if row["optional"]]
+    if bonus:
+        lines.append(f"bonus tasks ({', '.join(row['id'] for row in bonus)}) count on top of the "
+                     f"{report['points_possible']} possible: a total above it is bonus points")
+    hidden = sum(row["total"] for row in report["tasks"])
+    lines.append(f"hidden tests: {hidden} ran" + (" (none ran: nothing was graded)" if not hidden else ""))
     for error in report["collection_errors"]:
         lines.append(f"could not collect {error['nodeid']}: {error['message']}")
-    lines += _loud_lines(report) + _reason_lines(report)
+    lines += [f"warning: {warning}" for warning in report["warnings"]]
+    lines += _skip_lines(report) + _loud_lines(report) + _reason_lines(report)
     return "\n".join(lines)
+
+
+def _skip_lines(report):
+    lines = []
+    for row in report["tasks"]:
+        reasons = sorted({test["message"].removeprefix("Skipped: ") for test in row["tests"] if test["outcome"] in ("skipped", "xfailed")})
+        if reasons:
+            lines.append(f"{row['id']}: {row['skipped']} test(s) skipped, not counted: {'; '.join(reasons)}")
+    return lines
 
 
 def _loud_lines(report):
@@ -54,9 +72,8 @@ def _loud_lines(report):
         if row["status"] == "no tests ran":
             found = f"all {row['skipped']} of its tests were skipped" if row["skipped"] else "no test carries its marker"
             lines.append(f"{row['id']}: no tests ran ({found}); it scores 0 and grading is incomplete")
-        elif row["status"] == "timed out":
-            lines.append(f"{row['id']}: timed out after {row['timed_out']:g} s; it scores 0, the other tasks "
-                         "were graded in processes of their own")
+        elif row["reason"]:
+            lines.append(f"{row['id']}: {row['reason']}; it scores 0, the other tasks were graded as usual")
     return lines
 
 
@@ -72,7 +89,8 @@ def _reason_lines(report):
             lines.append(f"  ... and {len(failed) - REASONS_SHOWN} more (all of them are in --json)")
     if failing:
         example = failing[0]["id"]
-        lines.append(f"more: `pytest -m {example}` shows full tracebacks; `grade -v` shows pytest's own output")
+        lines.append(f"more: `grade -v` shows the judge's pytest output; `pytest -m {example}` in the copy runs "
+                     "its visible tests")
     return lines
 
 
