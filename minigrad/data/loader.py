@@ -101,6 +101,9 @@ class DataLoader:
         as_tensors: yield ``(images, labels)`` as minigrad Tensors sharing the batch arrays
             (``from_numpy``), as PyTorch's DataLoader yields torch Tensors; the default yields
             the NumPy arrays themselves.
+        sampler: where the indices of an epoch come from instead (``__iter__`` and ``__len__``),
+            e.g. ``minigrad.distributed.DistributedSampler``; not with ``shuffle``. If it has
+            ``set_epoch``, the loader calls it with the epoch number as each epoch starts.
 
     Randomness: each call to ``iter(loader)`` starts the next epoch ``e`` and derives two
     independent generators from ``(seed, e)`` -- one draws the permutation, the other is handed
@@ -122,7 +125,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None, as_tensors=False):
+                 transform=None, as_tensors=False, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "get_batch"):
             raise TypeError(
                 f"dataset must be a minigrad.data.Dataset (with __len__ and get_batch), "
@@ -131,6 +134,10 @@ class DataLoader:
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable as transform(images, rng), "
                             f"got {type(transform).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("give shuffle=True or a sampler, not both: the sampler decides the order")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise TypeError(f"sampler must have __iter__ and __len__, got {type(sampler).__name__}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -141,12 +148,14 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.as_tensors = bool(as_tensors)
+        self.sampler = sampler
         self.seed = int(seed)
         self.epoch = 0
 
     def __len__(self):
         """Number of batches in one epoch."""
-        full_batches, remainder = divmod(len(self.dataset), self.batch_size)
+        examples = len(self.dataset) if self.sampler is None else len(self.sampler)
+        full_batches, remainder = divmod(examples, self.batch_size)
         return full_batches if self.drop_last or remainder == 0 else full_batches + 1
 
     def _epoch_generators(self, epoch):
@@ -159,7 +168,14 @@ class DataLoader:
         self.epoch += 1
         order_rng, transform_rng = self._epoch_generators(epoch)
         num_examples = len(self.dataset)
-        order = order_rng.permutation(num_examples) if self.shuffle else np.arange(num_examples)
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
+            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        elif self.shuffle:
+            order = order_rng.permutation(num_examples)
+        else:
+            order = np.arange(num_examples)
         for batch_number in range(len(self)):
             indices = order[batch_number * self.batch_size:(batch_number + 1) * self.batch_size]
             images, labels = self.dataset.get_batch(indices)
