@@ -24,6 +24,7 @@ from minigrad.distributed.sync_batchnorm import SyncBatchNorm
 from minigrad.distributed.thread_world import ThreadWorld, run_ranks
 from minigrad.distributed.world import (
     MPI_EXTRA,
+    MPINotInstalled,
     MPIWorld,
     get_rank,
     get_world_size,
@@ -33,6 +34,6 @@ from minigrad.distributed.world import (
 )
 
 __all__ = [
-    "init", "is_initialized", "get_rank", "get_world_size", "launched_world_size", "MPIWorld", "MPI_EXTRA",
+    "init", "is_initialized", "get_rank", "get_world_size", "launched_world_size", "MPIWorld", "MPI_EXTRA", "MPINotInstalled",
     "ThreadWorld", "run_ranks", "DistributedSampler", "DistributedDataParallel", "SyncBatchNorm",
 ]

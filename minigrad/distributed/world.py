@@ -22,6 +22,10 @@ MPI_EXTRA = 'pip install -e ".[mpi]"'
 _world = None  # the MPI world, once init() made it
 
 
+class MPINotInstalled(ImportError):
+    """mpi4py is missing: the message says how to install it."""
+
+
 class MPIWorld:
     """The collectives on an mpi4py communicator (``MPI.COMM_WORLD`` unless told otherwise).
 
@@ -87,7 +91,7 @@ def init():
         try:
             from mpi4py import MPI
         except ImportError:
-            raise ImportError(f"minigrad.distributed runs on MPI through mpi4py, which is not installed: "
+            raise MPINotInstalled(f"minigrad.distributed runs on MPI through mpi4py, which is not installed: "
                               f"{MPI_EXTRA} installs it with an MPI library (Open MPI)") from None
         _world = MPIWorld(MPI.COMM_WORLD)
         if _world.size > 1:
