@@ -34,7 +34,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import distributed
 from minigrad.data import DataLoader
-from minigrad.distributed import MPINotInstalled  # noqa: F401 (the command reports it in one line)
+from minigrad.distributed import MPINotInstalled, launched_world_size  # noqa: F401 (used by train.py)
 
 
 class OneProcess:
@@ -43,7 +43,9 @@ class OneProcess:
     size, rank, is_main = 1, 0, True
 
     def start(self, args):
-        """Set the threads: ``--threads``, or the default (one process: minigrad's, every core)."""
+        """Set the threads: ``--threads``, or the default (one process: minigrad's, every core); note
+        the number of ranks in the arguments, which a checkpoint keeps: --resume needs as many."""
+        args.ranks = self.size
         threads = args.threads if args.threads is not None else self.default_threads()
         if threads is not None:
             mg.set_num_threads(min(threads, mg.kernels.threads.MAX_THREADS))

@@ -58,7 +58,7 @@ from resnext_np.budget import (
 from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS
-from resnext_np.ranks import MPINotInstalled, join_ranks
+from resnext_np.ranks import MPINotInstalled, join_ranks, launched_world_size
 from resnext_np.recipe import DEFAULT_RECIPE, RECIPES
 from resnext_np.run_folder import RunFolder, RunFolderError, choose_folder_and_checkpoint
 from resnext_np.trainer import TrainingDiverged, UsageError
@@ -106,7 +106,7 @@ def build_parser():
         help=f"train this many epochs instead of a time budget (default: {DEFAULT_SYNTHETIC_EPOCHS} on synthetic)")
     add("--batch-size", type=int, default=None, help=_recipe_default("batch_size"))
     add("--lr", type=float, default=None, help="peak learning rate (default: the recipe's "
-        + ", ".join(f"{n}: {r.lr:g}" for n, r in RECIPES.items()) + ", times batch size / the recipe's batch size, "
+        + ", ".join(f"{n}: {r.lr:g}" for n, r in RECIPES.items()) + ", times batch size (x ranks under mpiexec) / the recipe's batch size, "
         f"times {SYNTHETIC_LR_SCALE:g} on synthetic)")
     add("--momentum", type=float, default=None, help=_recipe_default("momentum"))
     add("--nesterov", action=argparse.BooleanOptionalAction, default=None, help=_recipe_default("nesterov"))
@@ -145,8 +145,8 @@ def parse_args(argv=None):
     for name in RECIPE_OPTIONS:
         if getattr(args, name) is None:
             setattr(args, name, getattr(recipe, name))
-    if args.lr is None:
-        args.lr = recipe.lr * args.batch_size / recipe.batch_size
+    if args.lr is None:  # under mpiexec, a step learns from every rank's batch
+        args.lr = recipe.lr * args.batch_size * launched_world_size(os.environ) / recipe.batch_size
         if args.dataset == "synthetic":
             args.lr *= SYNTHETIC_LR_SCALE
     if args.epochs is None and args.time_budget is None:
