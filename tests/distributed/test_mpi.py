@@ -64,6 +64,27 @@ def without_timing(history):
     return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_second")} for row in history]
 
 
+def signal_after_epoch_1(out, send):
+    """Start the small run on 2 ranks into ``out``, call ``send(job)`` once epoch 1 is reported, and wait
+    for the job to end; returns its exit status and output."""
+    log = out.parent / f"{out.name}.log"
+    with open(log, "w") as stream:
+        job = subprocess.Popen(mpiexec_command(2, *TRAIN, "--out", str(out)), env=mpi_environment(), cwd=REPO_ROOT,
+                               stdout=stream, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while "epoch 1/3" not in log.read_text():
+                assert job.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            send(job)
+            job.wait(timeout=60)
+        finally:
+            if job.poll() is None:
+                job.kill()
+                job.wait()
+    return job.returncode, log.read_text()
+
+
 def test_sigterm_to_mpiexec_leaves_a_whole_checkpoint_and_resume_on_2_ranks_continues_bit_for_bit(tmp_path):
     straight = run_on_ranks(2, *TRAIN, "--out", str(tmp_path / "straight"), timeout=180)
     assert straight.returncode == 0, straight.stderr
@@ -71,21 +92,7 @@ def test_sigterm_to_mpiexec_leaves_a_whole_checkpoint_and_resume_on_2_ranks_cont
     assert lines[0].startswith("data-parallel on 2 ranks (mpiexec)"), lines[0]
     assert sum(line.startswith("plan:") for line in lines) == 1, "only rank 0 prints"
 
-    log = tmp_path / "stopped.log"
-    with open(log, "w") as stream:
-        job = subprocess.Popen(mpiexec_command(2, *TRAIN, "--out", str(tmp_path / "stopped")), env=mpi_environment(),
-                               cwd=REPO_ROOT, stdout=stream, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while "epoch 1/3" not in log.read_text():
-                assert job.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            job.send_signal(signal.SIGTERM)
-            job.wait(timeout=60)
-        finally:
-            if job.poll() is None:
-                job.kill()
-                job.wait()
+    signal_after_epoch_1(tmp_path / "stopped", lambda job: job.send_signal(signal.SIGTERM))
     saved = checkpoint_of(tmp_path / "stopped")  # whole: it loads, checksum and all
     assert saved["epoch"] < 3 or saved["partial_epoch"] is not None, "the run ended before the signal"
 
@@ -100,3 +107,12 @@ def test_sigterm_to_mpiexec_leaves_a_whole_checkpoint_and_resume_on_2_ranks_cont
     alone = subprocess.run([sys.executable, *TRAIN, "--out", str(tmp_path / "straight"), "--resume", "--epochs", "4"],
                            capture_output=True, text=True, cwd=REPO_ROOT, env=mpi_environment(), timeout=120)
     assert alone.returncode == 2 and "mpiexec -n is 1 but the checkpoint was made with 2" in alone.stderr, alone.stderr
+
+
+def test_sigterm_to_rank_0_alone_stops_every_rank_after_the_same_step_with_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    status, output = signal_after_epoch_1(out, lambda job: os.kill(int((out / ".lock").read_text()), signal.SIGTERM))
+    assert status != 0 and "saved" in output and "continue with the same command plus --resume" in output, output
+    saved = checkpoint_of(out)
+    assert saved["partial_epoch"] is not None or saved["epoch"] == 2, (saved["epoch"], saved["partial_epoch"])
+    assert "MPI_ABORT" not in output, output  # they stopped together, nobody had to end the job
