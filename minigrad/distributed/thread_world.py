@@ -27,6 +27,11 @@ class ThreadWorld:
     def __init__(self, shared, rank):
         self._shared, self.rank, self.size = shared, rank, shared.size
 
+    @classmethod
+    def alone(cls):
+        """A world of one rank, in this thread: code written for several ranks, run (and gradchecked) alone."""
+        return cls(_Shared(1), 0)
+
     def _exchange(self, array):
         """Every rank's array, in rank order (each rank posts a copy, then all read)."""
         shared = self._shared
