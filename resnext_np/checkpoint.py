@@ -90,9 +90,13 @@ def existing_checkpoint(folder):
     return None
 
 
+def _option(key):
+    return "mpiexec -n" if key == "ranks" else f"--{key.replace('_', '-')}"  # ranks: resnext_np/ranks.py
+
+
 def check_same_options(options, saved):
     """--resume continues the run a checkpoint holds: every option that shapes training must match."""
-    changed = [f"--{key.replace('_', '-')} is {options[key]!r} but the checkpoint was made with {saved[key]!r}"
+    changed = [f"{_option(key)} is {options[key]!r} but the checkpoint was made with {saved[key]!r}"
                for key in saved if key not in RESUMABLE_CHANGES and key in options and saved[key] != options[key]]
     if changed:
         raise CheckpointError("; ".join(changed) + " (--resume continues a run as it was started; "

@@ -20,7 +20,7 @@ import fcntl
 import glob
 import os
 
-from resnext_np.checkpoint import existing_checkpoint
+from resnext_np.checkpoint import CHECKPOINT_NAME, existing_checkpoint, load_for_resume
 
 LOCK_NAME = ".lock"
 TEMPORARY_PATTERN = ".tmp-*"
@@ -52,6 +52,20 @@ def latest_run_folder(base):
     if not with_checkpoints:
         raise RunFolderError(f"no run to resume in {base}[-N]; run without --resume first (or give --out)")
     return numbered_folder(base, max(with_checkpoints))
+
+
+def choose_folder_and_checkpoint(args):
+    """Set ``args.out`` (a fresh numbered folder, or with ``--resume`` the latest one, unless given)
+    and return the checkpoint to resume (None for a new run); RunFolderError if they do not fit."""
+    if args.out is None:
+        base = os.path.join("runs", f"{args.dataset}-{args.model}")
+        args.out = latest_run_folder(base) if args.resume else new_run_folder(base)
+    found = existing_checkpoint(args.out)
+    if not args.resume and found:
+        raise RunFolderError(f"{found} already exists: pass --resume to continue it, or choose another --out")
+    if args.resume and not found:
+        raise RunFolderError(f"no checkpoint in {args.out}; run without --resume first (or give the right --out)")
+    return load_for_resume(os.path.join(args.out, CHECKPOINT_NAME), vars(args)) if args.resume else None
 
 
 class RunFolder:

@@ -26,6 +26,7 @@ non-finite loss, gradient, weight or BatchNorm statistic and names the layer whe
 """
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -54,21 +55,12 @@ from resnext_np.budget import (
     plan_from_dict,
     time_calls,
 )
-from resnext_np.checkpoint import (
-    CHECKPOINT_NAME,
-    CheckpointError,
-    existing_checkpoint,
-    load_for_resume,
-)
+from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS
+from resnext_np.ranks import MPINotInstalled, join_ranks, launched_world_size
 from resnext_np.recipe import DEFAULT_RECIPE, RECIPES
-from resnext_np.run_folder import (
-    RunFolder,
-    RunFolderError,
-    latest_run_folder,
-    new_run_folder,
-)
+from resnext_np.run_folder import RunFolder, RunFolderError, choose_folder_and_checkpoint
 from resnext_np.trainer import TrainingDiverged, UsageError
 
 __all__ = ["main", "run", "parse_args", "build_parser", "CHECKPOINT_NAME", "METRICS_NAME", "PLOT_NAME",
@@ -114,7 +106,7 @@ def build_parser():
         help=f"train this many epochs instead of a time budget (default: {DEFAULT_SYNTHETIC_EPOCHS} on synthetic)")
     add("--batch-size", type=int, default=None, help=_recipe_default("batch_size"))
     add("--lr", type=float, default=None, help="peak learning rate (default: the recipe's "
-        + ", ".join(f"{n}: {r.lr:g}" for n, r in RECIPES.items()) + ", times batch size / the recipe's batch size, "
+        + ", ".join(f"{n}: {r.lr:g}" for n, r in RECIPES.items()) + ", times batch size (x ranks under mpiexec) / the recipe's batch size, "
         f"times {SYNTHETIC_LR_SCALE:g} on synthetic)")
     add("--momentum", type=float, default=None, help=_recipe_default("momentum"))
     add("--nesterov", action=argparse.BooleanOptionalAction, default=None, help=_recipe_default("nesterov"))
@@ -136,7 +128,8 @@ def build_parser():
         "with --resume, the latest one)")
     add("--resume", action="store_true", help="continue the run in --out (default: the latest run's folder)")
     add("--threads", type=int, default=None,
-        help=f"CPU threads for minigrad (default: every core, {mg.kernels.threads.MAX_THREADS} here)")
+        help=f"CPU threads for minigrad, per rank under mpiexec (default: every core, {mg.kernels.threads.MAX_THREADS} "
+             "here; under mpiexec, the cores divided by the ranks on the machine)")
     add("--train-size", type=int, default=None, help="use only the first N training images (default: all)")
     add("--test-size", type=int, default=None, help="use only the first N test images (default: all)")
     add("--no-progress", action="store_true", help="no progress bars, one line per epoch (default: bars)")
@@ -152,8 +145,8 @@ def parse_args(argv=None):
     for name in RECIPE_OPTIONS:
         if getattr(args, name) is None:
             setattr(args, name, getattr(recipe, name))
-    if args.lr is None:
-        args.lr = recipe.lr * args.batch_size / recipe.batch_size
+    if args.lr is None:  # under mpiexec, a step learns from every rank's batch
+        args.lr = recipe.lr * args.batch_size * launched_world_size(os.environ) / recipe.batch_size
         if args.dataset == "synthetic":
             args.lr *= SYNTHETIC_LR_SCALE
     if args.epochs is None and args.time_budget is None:
@@ -200,31 +193,32 @@ def load_data(args):
     return train_images, train_labels, test_images, test_labels, train.class_names
 
 
-def make_loaders(args, train_images, train_labels, test_images, test_labels):
+def make_loaders(args, train_images, train_labels, test_images, test_labels, ranks=None):
     """Per-channel statistics come from the training images, so every data set is handled alike."""
     scaled = train_images.astype(np.float64) / 255.0
     mean, std = scaled.mean(axis=(0, 2, 3)), scaled.std(axis=(0, 2, 3)) + 1e-8
     train_transform = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)])
     test_transform = Compose([ToFloat(), Normalize(mean, std)])
-    train_loader = DataLoader(ArrayDataset(train_images, train_labels), batch_size=args.batch_size,
-                              shuffle=True, seed=args.seed, transform=train_transform)
+    train_loader = (ranks or join_ranks()).training_loader(ArrayDataset(train_images, train_labels), args.batch_size,
+                                                           args.seed, train_transform)
     test_loader = DataLoader(ArrayDataset(test_images, test_labels), batch_size=256, transform=test_transform, seed=0)
     return train_loader, test_loader
 
 
 # ----------------------------------------------------------------------------- planning
-def measure_plan(args, loaders, class_names, started, clock=time.perf_counter):
+def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, ranks=None):
     """Time real steps, an evaluation and a checkpoint write of a throwaway run, then plan the budget.
 
     The steps are the loop's own (``Trainer.step``: a fresh augmented batch, forward, backward,
-    the non-finite checks, the optimiser and schedule step), so the plan counts what the run does.
+    the non-finite checks, the optimiser and schedule step), so the plan counts what the run does;
+    under mpiexec that includes the all-reduce, and the plan is the slowest rank's.
     """
     train_loader, test_loader = loaders
     # A loader of its own, so the run's loader (and its random state) is untouched.
     timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
                                seed=train_loader.seed + 1, transform=train_loader.transform)
     throwaway = training_loop.Trainer(args, (timing_loader, test_loader), class_names,
-                                      plan_for_epochs(1, len(timing_loader)), clock=clock)
+                                      plan_for_epochs(1, len(timing_loader)), clock=clock, ranks=ranks)
     batches = iter(timing_loader)
 
     def train_step():
@@ -249,35 +243,33 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter):
     # After every epoch: an evaluation (the last batch may be smaller: a safe overestimate) and a checkpoint.
     evaluation_seconds = batch_seconds * len(test_loader) + time_calls(save_checkpoint_like, 1, clock)
     final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
+    spent, step_seconds, evaluation_seconds, final_seconds = (ranks or join_ranks()).slowest(
+        clock() - started, step_seconds, evaluation_seconds, final_seconds)
     try:
-        return plan_for_budget(args.time_budget * 60, clock() - started, len(train_loader), step_seconds,
+        return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds,
                                evaluation_seconds, final_seconds)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
 
 # ------------------------------------------------------------------------------- the run
-def run(args, clock=time.perf_counter):
+def run(args, clock=time.perf_counter, ranks=None):
     """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
     started = clock()
-    if args.threads is not None:
-        mg.set_num_threads(min(args.threads, mg.kernels.threads.MAX_THREADS))
-    if args.out is None:  # a fresh numbered folder, or with --resume the latest one
-        base = os.path.join("runs", f"{args.dataset}-{args.model}")
-        args.out = latest_run_folder(base) if args.resume else new_run_folder(base)
+    ranks = ranks or join_ranks()
+    ranks.start(args)  # threads; under mpiexec, the first line says so
+    # Rank 0 decides what depends on the files (the folder, the checkpoint to resume) and sends it.
+    checkpoint = choose_folder_and_checkpoint(args) if ranks.is_main else None
+    args.out = ranks.from_main(args.out)
     checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
-    found = existing_checkpoint(args.out)
-    if not args.resume and found:
-        raise UsageError(f"{found} already exists: pass --resume to continue it, or choose another --out")
-    if args.resume and not found:
-        raise UsageError(f"no checkpoint in {args.out}; run without --resume first (or give the right --out)")
-    checkpoint = load_for_resume(checkpoint_path, vars(args)) if args.resume else None
+    checkpoint = ranks.checkpoint_from_main(checkpoint, checkpoint_path)
 
-    train_images, train_labels, test_images, test_labels, class_names = load_data(args)
+    with ranks.main_first():  # rank 0 may download the data set first
+        train_images, train_labels, test_images, test_labels, class_names = load_data(args)
     if args.batch_size > len(train_images):
         raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(train_images)} training images; "
                          f"use --batch-size {len(train_images)} or less")
-    loaders = make_loaders(args, train_images, train_labels, test_images, test_labels)
+    loaders = make_loaders(args, train_images, train_labels, test_images, test_labels, ranks)
     steps_per_epoch = len(loaders[0])
     if checkpoint is not None and "plan" not in checkpoint:
         raise UsageError(f"{checkpoint_path} was written before runs were planned in steps (it has no plan); "
@@ -292,18 +284,18 @@ def run(args, clock=time.perf_counter):
             plan = plan_for_epochs(args.epochs, steps_per_epoch)
     elif args.time_budget is not None:
         print(f"planning {args.time_budget:g} min: timing {TIMED_STEPS + 1} training steps and an evaluation...")
-        plan = measure_plan(args, loaders, class_names, started, clock)
+        plan = measure_plan(args, loaders, class_names, started, clock, ranks)
     else:
         plan = plan_for_epochs(args.epochs, steps_per_epoch)
 
     if args.plan_only:
         print(f"plan: {plan.describe()}")
         return []
-    with RunFolder(args.out) as folder:
-        if folder.removed_temporaries:
+    with RunFolder(args.out) if ranks.is_main else contextlib.nullcontext() as folder:
+        if folder and folder.removed_temporaries:
             print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
                   f"by an interrupted run: {', '.join(folder.removed_temporaries)}")
-        trainer = training_loop.Trainer(args, loaders, class_names, plan, clock=clock)
+        trainer = training_loop.Trainer(args, loaders, class_names, plan, clock=clock, ranks=ranks)
         if checkpoint is not None:
             trainer.restore(checkpoint)
             if trainer.start_epoch >= plan.epochs and trainer.partial is None:
@@ -322,18 +314,23 @@ def run(args, clock=time.perf_counter):
 
 def main(argv=None):
     args = parse_args(argv)
+    ranks, status, stopped_together = None, 0, False
     try:
-        run(args)
-    except (UsageError, RunFolderError, CheckpointError) as error:
+        ranks = join_ranks()
+        run(args, ranks=ranks)
+    except (UsageError, RunFolderError, CheckpointError, MPINotInstalled) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        status = 2
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
-        return 3
+        status = 3
     except KeyboardInterrupt as interrupt:
         print("interrupted", file=sys.stderr)
-        return 128 + (interrupt.args[0] if interrupt.args and isinstance(interrupt.args[0], int) else 2)
-    return 0
+        status = 128 + (interrupt.args[0] if interrupt.args and isinstance(interrupt.args[0], int) else 2)
+        stopped_together = bool(interrupt.args)  # raised by the loop, on every rank after the same step
+    if status and ranks is not None and not stopped_together:
+        ranks.abort(status)  # under mpiexec, the other ranks would otherwise wait for this one forever
+    return status
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from resnext_np.budget import MARGIN
 from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError, save_checkpoint
 from resnext_np.metrics import METRICS_NAME, PLOT_NAME, plot_curves, write_metrics
 from resnext_np.model import build_model
+from resnext_np.ranks import OneProcess
 from resnext_np.recipe import initialise, make_optimizer
 from resnext_np.stop import StopFlag
 
@@ -51,12 +52,14 @@ def write_line(message):
 
 
 class Trainer:
-    def __init__(self, args, loaders, class_names, plan, clock=time.perf_counter):
+    def __init__(self, args, loaders, class_names, plan, clock=time.perf_counter, ranks=None):
         self.args, self.plan, self.clock = args, plan, clock
+        self.ranks = ranks or OneProcess()  # several under mpiexec: resnext_np/ranks.py
         self.train_loader, self.test_loader = loaders
         self.class_names = list(class_names)
         mg.manual_seed(args.seed)
         self.model = initialise(build_model(args.model, num_classes=len(class_names)), args)
+        self.parallel = self.ranks.wrap(self.model)  # DistributedDataParallel, or None in one process
         # The schedule is fixed by the plan the run started with (it is in the checkpoint).
         self.optimizer, self.scheduler = make_optimizer(args, self.model, plan.total_steps)
         self.schedule_steps = plan.total_steps
@@ -70,7 +73,8 @@ class Trainer:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
-        self.train_loader.load_state_dict(checkpoint["train_loader"])
+        # Every rank resumes the saved epoch; its augmentation seed is its own (the same as saved on rank 0).
+        self.train_loader.load_state_dict(dict(checkpoint["train_loader"], seed=self.train_loader.seed))
         if self.ema is not None:
             self.ema.load_state_dict(checkpoint["ema"])
         self.schedule_steps = checkpoint["schedule_steps"]
@@ -90,6 +94,8 @@ class Trainer:
         }
 
     def save(self, state):
+        if not self.ranks.is_main:
+            return
         try:
             save_checkpoint(self.checkpoint_path, state)
         except CheckpointError as error:
@@ -107,7 +113,7 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def step(self, images, labels, epoch, step):
         model, optimizer = self.model, self.optimizer
-        logits = model(mg.tensor(images))
+        logits = (self.parallel or model)(mg.tensor(images))
         loss = mg.functional.cross_entropy(logits, labels, label_smoothing=self.args.label_smoothing)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
@@ -115,6 +121,8 @@ class Trainer:
             raise self.diverged(f"the loss became {loss_value}", epoch, step, where)
         optimizer.zero_grad()
         loss.backward()
+        if self.parallel is not None:
+            self.parallel.average_gradients()  # every rank now holds the gradient of the job's whole batch
         bad_gradient = divergence.first_non_finite_gradient(model)
         if bad_gradient:
             raise self.diverged(f"the gradient of {bad_gradient} became non-finite", epoch, step, None)
@@ -184,9 +192,10 @@ class Trainer:
                     if step < skip:
                         continue
                     loss_value, correct = self.step(images, labels, epoch, step)
-                    sums["loss"] += loss_value * len(labels)
+                    loss_sum, correct, seen = self.ranks.sum_counts(loss_value * len(labels), correct, len(labels))
+                    sums["loss"] += loss_sum
                     sums["correct"] += correct
-                    sums["seen"] += len(labels)
+                    sums["seen"] += seen
                     elapsed = sums["seconds"] + self.clock() - epoch_started
                     if show_progress:
                         batches.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
@@ -195,11 +204,12 @@ class Trainer:
                     now = self.clock()
                     spent = self.spent_seconds + now - started
                     out_of_time = allowance is not None and now - started > allowance and step + 1 < steps
-                    if stop.requested or out_of_time:
+                    stop_requested, out_of_time = self.ranks.any_rank(stop.requested, out_of_time)  # all stop together
+                    if stop_requested or out_of_time:
                         sums["seconds"] = elapsed
                         self.save(self.snapshot(epoch, {"batches_done": step + 1, "sums": sums}, spent))
                         where = f"epoch {epoch + 1}, step {step + 1}"
-                        if stop.requested:
+                        if stop_requested:
                             write_line(f"saved {self.checkpoint_path} at {where}; "
                                        f"continue with the same command plus --resume")
                             raise KeyboardInterrupt(stop.signal_number)
@@ -213,6 +223,8 @@ class Trainer:
         return self._finish(not out_of_time, self.spent_seconds + self.clock() - started)
 
     def _end_epoch(self, epoch, sums, seconds_now, epochs, show_progress, started):
+        if not self.ranks.is_main:  # rank 0 evaluates and reports; the others go on to the next epoch
+            return
         seconds = sums["seconds"] + seconds_now
         learning_rate = self.optimizer.param_groups[0]["lr"]  # the rate of the epoch's last step
         test_loss, test_acc, _, _ = self.evaluate()
@@ -237,6 +249,8 @@ class Trainer:
     def _finish(self, completed, spent_seconds):
         """Final evaluation (with flip TTA if the recipe uses it), curves, and the closing lines."""
         args = self.args
+        if not self.ranks.is_main:
+            return self.history
         weights = "moving average of the weights" if self.ema is not None else "final weights"
         if not completed:
             _, accuracy, _, _ = self.evaluate(flip_tta=args.flip_tta)

@@ -30,6 +30,8 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.functions import activation, batchnorm, conv, dropout, dtypes, elementwise, loss, matmul, pooling, reduction, shape_ops
+from minigrad.distributed.sync_batchnorm import SyncBatchNormFunction
+from minigrad.distributed.thread_world import ThreadWorld
 
 
 def leaf(rng, *shape, low=None, high=None):
@@ -263,6 +265,13 @@ CASES["BatchNormReLU"] = {
     "training, 2-D, running stats updated, then used twice": (
         lambda x: batchnorm.batch_norm_relu(x, np.zeros(3), np.ones(3), training=True) * x,
         lambda rng: (leaf(rng, 5, 3),)),
+}
+# The same formulas with the sums over ranks: here a world of one rank (tests/distributed checks several).
+CASES["SyncBatchNormFunction"] = {
+    "one rank, 4-D, affine, running stats updated": (
+        lambda x, w, b: SyncBatchNormFunction.apply(x, w, b, world=ThreadWorld.alone(), running_mean=np.zeros(3),
+                                                    running_var=np.ones(3)),
+        lambda rng: (leaf(rng, 2, 3, 3, 2), positive(rng, 3), leaf(rng, 3))),
 }
 CASES["MaxPool2d"] = {
     "3x3, stride 2, padding 1 (overlapping)": (

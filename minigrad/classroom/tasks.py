@@ -157,6 +157,15 @@ TASKS: tuple[Task, ...] = (
         points=10,
         files=("minigrad/classroom/speedup.py",),
     ),
+    Task(
+        id="t16_average_gradients",
+        title="Data parallelism: average the gradients across ranks (optional)",
+        instruction="pack a bucket's gradients into one flat array, all-reduce it, divide by the number of ranks "
+                    "and hand each parameter its slice (ASSIGNMENTS.md, t16)",
+        points=10,
+        files=("minigrad/distributed/buckets.py",),
+        optional=True,
+    ),
 )
 
 TASKS_BY_ID: dict[str, Task] = {task.id: task for task in TASKS}

@@ -133,6 +133,9 @@ class DataLoader:
             the NumPy arrays themselves (Tensor examples are always collated into Tensors).
         collate_fn: ``collate_fn(list_of_examples) -> batch``, used instead of ``get_batch``
             (PyTorch's argument; default :func:`~minigrad.data.collate.default_collate`).
+        sampler: where the indices of an epoch come from instead (``__iter__`` and ``__len__``),
+            e.g. ``minigrad.distributed.DistributedSampler``; not with ``shuffle``. If it has
+            ``set_epoch``, the loader calls it with the epoch number as each epoch starts.
 
     Randomness: each call to ``iter(loader)`` starts the next epoch ``e`` and derives two
     independent generators from ``(seed, e)`` -- one draws the permutation, the other is handed
@@ -154,7 +157,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None, as_tensors=False, collate_fn=None):
+                 transform=None, as_tensors=False, collate_fn=None, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
                 f"dataset must be sized and indexable (define __len__ and __getitem__, as a PyTorch "
@@ -163,6 +166,10 @@ class DataLoader:
         for name, function in (("transform", transform), ("collate_fn", collate_fn)):
             if function is not None and not callable(function):
                 raise TypeError(f"{name} must be callable, got {type(function).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("give shuffle=True or a sampler, not both: the sampler decides the order")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise TypeError(f"sampler must have __iter__ and __len__, got {type(sampler).__name__}")
         if seed is None:
             from minigrad.random import as_generator  # minigrad.manual_seed seeds it
 
@@ -176,12 +183,14 @@ class DataLoader:
         self.transform = transform
         self.as_tensors = bool(as_tensors)
         self.collate_fn = collate_fn
+        self.sampler = sampler
         self.seed = int(seed)
         self.epoch = 0
 
     def __len__(self):
         """Number of batches in one epoch."""
-        full_batches, remainder = divmod(len(self.dataset), self.batch_size)
+        examples = len(self.dataset) if self.sampler is None else len(self.sampler)
+        full_batches, remainder = divmod(examples, self.batch_size)
         return full_batches if self.drop_last or remainder == 0 else full_batches + 1
 
     def _epoch_generators(self, epoch):
@@ -194,7 +203,14 @@ class DataLoader:
         self.epoch += 1
         order_rng, transform_rng = self._epoch_generators(epoch)
         num_examples = len(self.dataset)
-        order = order_rng.permutation(num_examples) if self.shuffle else np.arange(num_examples)
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
+            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        elif self.shuffle:
+            order = order_rng.permutation(num_examples)
+        else:
+            order = np.arange(num_examples)
         for batch_number in range(len(self)):
             indices = order[batch_number * self.batch_size:(batch_number + 1) * self.batch_size]
             if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
