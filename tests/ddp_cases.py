@@ -1,4 +1,4 @@
-"""The data-parallel cases, run on threads (tests/distributed) and on MPI ranks (tests/distributed/scripts).
+"""The data-parallel cases, run on threads (tests/data_parallel) and on MPI ranks (tests/data_parallel/scripts).
 
 Each rank trains on its shard of one batch; the reference is one process on the whole batch. In
 float64 they must agree to 1e-10: ``DistributedDataParallel`` averages the gradients and

@@ -266,7 +266,7 @@ CASES["BatchNormReLU"] = {
         lambda x: batchnorm.batch_norm_relu(x, np.zeros(3), np.ones(3), training=True) * x,
         lambda rng: (leaf(rng, 5, 3),)),
 }
-# The same formulas with the sums over ranks: here a world of one rank (tests/distributed checks several).
+# The same formulas with the sums over ranks: here a world of one rank (tests/data_parallel checks several).
 CASES["SyncBatchNormFunction"] = {
     "one rank, 4-D, affine, running stats updated": (
         lambda x, w, b: SyncBatchNormFunction.apply(x, w, b, world=ThreadWorld.alone(), running_mean=np.zeros(3),

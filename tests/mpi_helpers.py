@@ -2,7 +2,7 @@
 
 Tests that need MPI call :func:`require_mpi` first, which skips them with a reason naming mpi4py
 where it is not installed (README's environment); ``.ci/run`` installs the ``mpi`` extra and runs
-``tests/distributed`` again, so there they run.
+``tests/data_parallel`` again, so there they run.
 """
 
 import os
@@ -18,7 +18,7 @@ import minigrad
 # The tree whose code this test process imports (a graded student copy may be tested by helpers
 # imported from the teacher's tree): the ranks run that code, and that tree's scripts.
 REPO_ROOT = Path(minigrad.__file__).resolve().parents[1]
-SCRIPTS = REPO_ROOT / "tests" / "distributed" / "scripts"
+SCRIPTS = REPO_ROOT / "tests" / "data_parallel" / "scripts"
 
 
 def require_mpi():
@@ -52,7 +52,7 @@ def run_on_ranks(ranks, *arguments, timeout=120, cwd=REPO_ROOT, **popen):
 
 
 def run_script(ranks, name, *arguments, timeout=120):
-    """Run ``tests/distributed/scripts/<name>`` on ``ranks`` ranks; fail with its output unless it exits 0."""
+    """Run ``tests/data_parallel/scripts/<name>`` on ``ranks`` ranks; fail with its output unless it exits 0."""
     result = run_on_ranks(ranks, str(SCRIPTS / name), *arguments, timeout=timeout)
     assert result.returncode == 0, f"{name} on {ranks} ranks exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result

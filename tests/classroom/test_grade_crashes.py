@@ -63,6 +63,13 @@ def test_after_a_segfault_the_cli_still_writes_the_table_and_the_json(solve, stu
 LOOP = "while True:\n    pass\n"
 
 
+def test_measuring_one_task_keeps_what_was_measured_for_the_others(toy_project):
+    limits.measure(toy_project, toy_project / "tests/hidden", [T01, T02])
+    first = limits.read_measured(toy_project / "tests/hidden")
+    again = limits.measure(toy_project, toy_project / "tests/hidden", [T02])["measured_s"]
+    assert set(again) == {T01, T02} and again[T01] == first[T01]
+
+
 def test_a_looping_task_costs_its_default_limit_measured_from_the_teachers_solution(solve, student_copy, toy_project):
     measured = limits.measure(toy_project, toy_project / "tests/hidden", [T01, T02])["measured_s"]
     assert set(measured) == {T01, T02} and all(0 < seconds < 30 for seconds in measured.values())

@@ -1,6 +1,6 @@
 """On MPI ranks: 2 ranks x batch 16 (DDP + SyncBatchNorm, a grouped conv model, float64) take the same
 3 SGD steps as one process on batch 32, to 1e-10; the averaged gradients equal the one-process ones.
-Run by tests/distributed/test_mpi.py as ``mpiexec -n 2 python big_batch.py``; exits non-zero on a mismatch."""
+Run by tests/data_parallel/test_mpi.py as ``mpiexec -n 2 python big_batch.py``; exits non-zero on a mismatch."""
 
 import os
 import sys

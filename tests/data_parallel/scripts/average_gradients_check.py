@@ -1,5 +1,5 @@
 """On MPI ranks: ``average_gradients`` makes every rank's gradients the mean over the ranks (classroom task
-t16, graded on 2 ranks by tests/distributed/test_average_gradients_task.py). Exits non-zero if not."""
+t16, graded on 2 ranks by tests/data_parallel/test_average_gradients_task.py). Exits non-zero if not."""
 
 import os
 import sys
