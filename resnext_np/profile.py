@@ -87,6 +87,25 @@ def profile_steps(step, steps, peaks):
     return mg.profiler.profile.merged(profiles), plain, profiled
 
 
+def overhead_line(plain, profiled, bookkeeping):
+    """The profiler's cost: median profiled step against median plain one, judged against the noise.
+
+    The noise is the spread of the plain steps (slowest minus fastest): a difference smaller than
+    that is not a measured overhead, and the line says so instead of printing it as one (a profiled
+    median below the plain one is such a case). ``bookkeeping`` is the recorder's own seconds per step.
+    """
+    plain_median, profiled_median = statistics.median(plain), statistics.median(profiled)
+    difference, spread = profiled_median - plain_median, max(plain) - min(plain)
+    if abs(difference) <= spread:
+        verdict = (f"a difference of {difference * 1e3:+.1f} ms, inside the noise (plain steps spread "
+                   f"{spread * 1e3:.1f} ms over {len(plain)})")
+    else:
+        verdict = f"{100 * difference / plain_median:+.1f}% (plain steps spread {spread * 1e3:.1f} ms over {len(plain)})"
+    return (f"profiler overhead: median step {profiled_median * 1e3:.1f} ms profiled vs {plain_median * 1e3:.1f} ms "
+            f"plain: {verdict}; the recorder's own bookkeeping {bookkeeping * 1e3:.2f} ms per step "
+            f"({100 * bookkeeping / plain_median:.2f}% of a plain step)")
+
+
 def main(argv=None):
     options = build_parser().parse_args(argv)
     try:
@@ -106,11 +125,7 @@ def main(argv=None):
 
     print(f"{options.model}, batch {options.batch}, {mg.get_num_threads()} threads: {options.steps} profiled "
           f"training steps (forward, loss, backward, SGD), summed")
-    plain_median, profiled_median = statistics.median(plain), statistics.median(profiled)
-    bookkeeping = combined.bookkeeping_seconds / options.steps
-    print(f"profiler overhead: median step {profiled_median * 1e3:.1f} ms profiled vs {plain_median * 1e3:.1f} ms "
-          f"plain ({100 * (profiled_median / plain_median - 1):+.1f}%, noisy); the recorder's own bookkeeping "
-          f"{bookkeeping * 1e3:.2f} ms per step ({100 * bookkeeping / plain_median:.2f}% of a plain step)")
+    print(overhead_line(plain, profiled, combined.bookkeeping_seconds / options.steps))
     for group_by in ("op", "layer", "algorithm"):
         print(f"\nby {group_by}:")
         print(combined.table(group_by=group_by, row_limit=options.rows))

@@ -98,3 +98,29 @@ def test_cli_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("error: ") and message in error
+
+
+def test_a_row_above_its_peak_is_starred_and_explained():
+    prof = profile(peaks=PEAKS)
+    # 3 GB in 0.2 s = 15 GB/s: 150% of the 10 GB/s copy peak, 1.5 GB per call (no cache holds it)
+    prof.events = [Event("ReLU", "backward", "relu", None, F32, 0.1, 0, 15 * 10**8) for _ in range(2)]
+    prof.wall_seconds = 0.25
+    relu = next(line for line in prof.table().splitlines() if line.startswith("ReLU.backward "))
+    assert relu.split()[-1] == "memory*"
+    notes = report.above_peak_notes(report.rows(prof), cache_bytes=32 * 2**20)
+    assert notes == ["* ReLU.backward: 150% of the copy peak: it moves 1430.5 MiB per call, part of which is still "
+                     "in the caches from the op before; the copy peak streams 64 MiB that no cache holds"]
+    small = report.rows(prof)[0]
+    small.bytes = 2 * 2**20  # 1 MiB per call
+    assert "which fits in the 32 MiB cache" in report.above_peak_notes([small], cache_bytes=32 * 2**20)[0]
+    assert report.above_peak_notes(report.rows(made_up_profile())) == []  # every row there is below 100%
+
+
+def test_the_overhead_line_calls_a_difference_inside_the_plain_steps_spread_noise():
+    from resnext_np.profile import overhead_line
+
+    inside = overhead_line([0.100, 0.110, 0.104], [0.098, 0.099, 0.097], bookkeeping=0.001)
+    assert "-6.0 ms, inside the noise (plain steps spread 10.0 ms over 3)" in inside and "%" in inside
+    outside = overhead_line([0.100, 0.101, 0.100], [0.120, 0.121, 0.119], bookkeeping=0.001)
+    assert "plain: +20.0% (plain steps spread 1.0 ms over 3)" in outside
+    assert "bookkeeping 1.00 ms per step (1.00% of a plain step)" in outside
