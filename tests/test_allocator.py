@@ -28,3 +28,21 @@ def test_reuse_freed_memory_elsewhere_changes_nothing(monkeypatch):
 
     monkeypatch.setattr(sys, "platform", "darwin")
     assert minigrad.allocator.reuse_freed_memory() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_a_freed_block_is_reused_without_new_page_faults():
+    # A 64 MiB block is 16,384 pages: handed back to the system on free, the next one faults on
+    # (most of) them again; kept for reuse, it faults on none. (Trim threshold 0, the old bug: ~16,000.)
+    code = (
+        "import resource, numpy as np, minigrad\n"
+        "def faults_of_a_fresh_block():\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    np.empty(16 * 2**20, dtype=np.float32).fill(1.0)\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before\n"
+        "faults_of_a_fresh_block()\n"
+        "print(max(faults_of_a_fresh_block() for _ in range(5)))\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert int(finished.stdout) < 500, f"{finished.stdout.strip()} page faults for a reused 64 MiB block"
