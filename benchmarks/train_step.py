@@ -14,6 +14,7 @@ no conv biases), with the same thread count (``torch.set_num_threads``), in a pr
 imports minigrad, so PyTorch runs with its own defaults; ``--reuse-memory`` makes it keep freed
 memory for reuse too (the same glibc setting, ``minigrad/allocator.py``), which speeds it up.
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
+``--eval`` times evaluation instead (``model.eval()``, a forward under no_grad), e.g. at batch 256.
 """
 
 import argparse
@@ -88,8 +89,9 @@ def _load_allocator_module():
     return module
 
 
-def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
-    """Run in a subprocess: time training steps, return a dict of results."""
+def measure(framework, preset, batch, steps, warmup, threads, reuse_memory, evaluation=False):
+    """Run in a subprocess: time training steps (or, with ``evaluation``, ``model.eval()`` forwards
+    without gradients), return a dict of results."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -104,6 +106,13 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
         model = build_model(preset, num_classes=10)
         optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
         inputs = mg.tensor(images)
+        if evaluation:
+            model.eval()
+
+            def step():
+                with mg.no_grad():
+                    model(inputs)
+            return _timed(step, batch, steps, warmup)
 
         def step():
             loss = mg.functional.cross_entropy(model(inputs), labels)
@@ -120,13 +129,24 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory):
         model = _torch_resnext(json.loads(preset), num_classes=10)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
         inputs, targets = torch.from_numpy(images), torch.from_numpy(labels)
+        if evaluation:
+            model.eval()
+
+            def step():
+                with torch.no_grad():
+                    model(inputs)
+            return _timed(step, batch, steps, warmup)
 
         def step():
             loss = torch.nn.functional.cross_entropy(model(inputs), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    return _timed(step, batch, steps, warmup)
 
+
+def _timed(step, batch, steps, warmup):
+    """The median of ``steps`` timed calls after ``warmup`` untimed ones, and the memory they took."""
     rss_before = _current_rss_mib()
     for _ in range(warmup):
         step()
@@ -149,6 +169,8 @@ def run_case(framework, preset, batch, args):
                "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
     if args.reuse_memory:
         command.append("--reuse-memory")
+    if args.eval:
+        command.append("--eval")
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         return {"error": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "failed"}
@@ -164,11 +186,14 @@ def main(argv=None):
     parser.add_argument("--reuse-memory", action=argparse.BooleanOptionalAction, default=False,
                         help="PyTorch keeps freed memory for reuse too, as minigrad always does "
                              "(minigrad.allocator.reuse_freed_memory); default: PyTorch with the C allocator's defaults")
+    parser.add_argument("--eval", action="store_true",
+                        help="time evaluation instead: model.eval(), a forward without gradients (no loss, no update)")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         framework, preset, batch = args.worker
-        print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads, args.reuse_memory)))
+        print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads, args.reuse_memory,
+                                 args.eval)))
         return 0
 
     try:
@@ -179,7 +204,8 @@ def main(argv=None):
         frameworks = ["minigrad"]
         print("PyTorch is not installed: minigrad only, no ratios")
     print(f"threads: {args.threads}; freed memory reused: minigrad yes, PyTorch {'yes' if args.reuse_memory else 'no'}; "
-          f"load average at start: {os.getloadavg()[0]:.2f}; median of {args.steps} steps after {args.warmup} warm-up steps")
+          f"load average at start: {os.getloadavg()[0]:.2f}; median of {args.steps} "
+          f"{'evaluation forwards (eval mode, no gradients)' if args.eval else 'training steps'} after {args.warmup} warm-up ones")
     header = f"{'model':<22}{'batch':>6}" + "".join(
         f"{name + ' img/s':>16}{name + ' peak MiB':>18}{name + ' extra MiB':>19}" for name in frameworks)
     if len(frameworks) == 2:
