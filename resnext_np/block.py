@@ -38,7 +38,7 @@ their state dicts are unaffected.)
 """
 
 from minigrad import functional as F
-from minigrad.nn import BatchNorm2d, BatchNormReLU2d, Conv2d, Module, ModuleList, Sequential
+from minigrad.nn import BatchNorm2d, BatchNormAddReLU2d, BatchNormReLU2d, Conv2d, Module, ModuleList, Sequential
 from minigrad.random import as_generator
 
 
@@ -149,15 +149,15 @@ class ResNeXtBottleneck(_BlockBase):
                                 bias=False, generator=generator)
         self.bn = BatchNormReLU2d(width)
         self.conv_expand = Conv2d(width, out_channels, 1, bias=False, generator=generator)
-        self.bn_expand = BatchNorm2d(out_channels)
+        # and the merge, F.relu(shortcut(x) + BatchNorm2d(...)), also in one kernel each way
+        self.bn_expand = BatchNormAddReLU2d(out_channels)
         self.shortcut = make_shortcut(in_channels, out_channels, stride, generator)
 
     def forward(self, x):
         self._check_input(x)
         h = self.bn_reduce(self.conv_reduce(x))  # BN + ReLU
         h = self.bn(self.conv_conv(h))  # BN + ReLU
-        h = self.bn_expand(self.conv_expand(h))
-        return self._merge_with_shortcut(x, h)
+        return self.bn_expand(self.conv_expand(h), self.shortcut(x))  # BN, + shortcut, ReLU
 
 
 class Branch(Module):

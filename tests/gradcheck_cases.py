@@ -266,6 +266,14 @@ CASES["BatchNormReLU"] = {
         lambda x: batchnorm.batch_norm_relu(x, np.zeros(3), np.ones(3), training=True) * x,
         lambda rng: (leaf(rng, 5, 3),)),
 }
+CASES["BatchNormAddReLU"] = {
+    "training, 4-D, affine": (
+        lambda x, r, w, b: batchnorm.batch_norm_add_relu(x, r, None, None, w, b, training=True),
+        lambda rng: (leaf(rng, 2, 3, 3, 2), leaf(rng, 2, 3, 3, 2), positive(rng, 3), leaf(rng, 3))),
+    "training, 2-D, running stats updated, the residual also used after": (
+        lambda x, r: batchnorm.batch_norm_add_relu(x, r, np.zeros(3), np.ones(3), training=True) * r,
+        lambda rng: (leaf(rng, 5, 3), leaf(rng, 5, 3))),
+}
 # The same formulas with the sums over ranks: here a world of one rank (tests/data_parallel checks several).
 CASES["SyncBatchNormFunction"] = {
     "one rank, 4-D, affine, running stats updated": (

@@ -80,10 +80,37 @@ class BatchNormReLU(Function):
         return grad_input.reshape(grad_out.shape), grad_weight, grad_bias
 
 
-def _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu):
+class BatchNormAddReLU(Function):
+    """y = max(BatchNorm(x) + residual, 0) in training mode, fused: the end of a ResNeXt block,
+    where the shortcut joins (``kernels/batchnorm_relu_cpu.py``; the same numbers as
+    ``relu(batch_norm(x, ...) + residual)`` to rounding in float32).
+
+    The residual's gradient is the ReLU's masked dy, written by BatchNorm's backward as it goes.
+    """
+
+    @staticmethod
+    def forward(ctx, x, residual, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
+        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+        y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True,
+                                      residual=residual.reshape(as_3d.shape))
+        ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, y, mean, inv_std, weight = ctx.saved_tensors
+        use_numba_threads()
+        grad_residual = np.empty(x.shape, dtype=grad_out.dtype)
+        grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
+            grad_out.reshape(x.shape), y, x, mean, inv_std, weight, grad_residual
+        )
+        return grad_input.reshape(grad_out.shape), grad_residual.reshape(grad_out.shape), grad_weight, grad_bias
+
+
+def _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu, residual=None):
     """The forward kernel on an (N, C, S) view, and the running statistics' update in place."""
     use_numba_threads()  # the kernels run one parallel task per channel
-    y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps, relu)
+    y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(as_3d, weight, bias, eps, relu, residual)
     count = as_3d.shape[0] * as_3d.shape[2]
     if running_mean is not None:
         running_mean *= 1 - momentum
@@ -115,8 +142,31 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
     return _batch_norm(BatchNormReLU, x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
-def _batch_norm(function, x, running_mean, running_var, weight, bias, training, momentum, eps):
-    name = "batch_norm" if function is BatchNorm else "batch_norm_relu"
+def batch_norm_add_relu(x, residual, running_mean, running_var, weight=None, bias=None, training=False,
+                        momentum=0.1, eps=1e-5):
+    """``relu(batch_norm(x, ...) + residual)``, fused in training (:class:`BatchNormAddReLU`).
+
+    >>> import minigrad as mg
+    >>> x, r = mg.randn(4, 3, 2, 2, generator=0), mg.randn(4, 3, 2, 2, generator=1)
+    >>> fused = batch_norm_add_relu(x, r, None, None, training=True)
+    >>> unfused = mg.functional.relu(batch_norm(x, None, None, training=True) + r)
+    >>> bool(abs(fused.data - unfused.data).max() < 1e-6)
+    True
+    """
+    if not isinstance(residual, Tensor):
+        raise TypeError(f"batch_norm_add_relu: residual must be a Tensor, got {type(residual).__name__}{array_hint(residual)}")
+    if isinstance(x, Tensor) and (residual.shape != x.shape or residual.dtype != x.dtype):
+        raise ValueError(f"batch_norm_add_relu: residual must match the input, {x.shape} {x.dtype}; "
+                         f"got {residual.shape} {residual.dtype}")
+    return _batch_norm(BatchNormAddReLU, x, running_mean, running_var, weight, bias, training, momentum, eps,
+                       residual=residual)
+
+
+NAMES = {BatchNorm: "batch_norm", BatchNormReLU: "batch_norm_relu", BatchNormAddReLU: "batch_norm_add_relu"}
+
+
+def _batch_norm(function, x, running_mean, running_var, weight, bias, training, momentum, eps, residual=None):
+    name = NAMES[function]
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}{array_hint(x)}")
     if x.ndim not in (2, 3, 4):
@@ -137,8 +187,9 @@ def _batch_norm(function, x, running_mean, running_var, weight, bias, training, 
     if use_batch_stats:
         if training and x.numel() // channels < 2:
             raise ValueError(f"{name} in training needs more than 1 value per channel, got input shape {x.shape}")
+        inputs = (x, weight, bias) if residual is None else (x, residual, weight, bias)
         return function.apply(
-            x, weight, bias, eps=eps, momentum=momentum,
+            *inputs, eps=eps, momentum=momentum,
             running_mean=running_mean if training else None,
             running_var=running_var if training else None,
         )
@@ -147,4 +198,6 @@ def _batch_norm(function, x, running_mean, running_var, weight, bias, training, 
     shift = elementwise.sub(bias, elementwise.mul(scale, running_mean.astype(x.dtype)))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     y = x * scale.reshape(shape) + shift.reshape(shape)
-    return relu(y) if function is BatchNormReLU else y
+    if residual is not None:
+        y = y + residual
+    return y if function is BatchNorm else relu(y)

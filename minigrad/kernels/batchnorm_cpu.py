@@ -23,13 +23,13 @@ from numba import njit, prange
 # 30 ms for the forward of a 128x64x32x32 float32 batch); sums stay in float64, so the float64
 # gradient and PyTorch-parity tests still hold to 1e-10.
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
-def batch_norm_forward(x, weight, bias, eps, relu=False):
+def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
     """(N, C, S) input -> (y, mean, var, inv_std): y in x's dtype, the statistics (C,) in float64.
 
     ``xhat`` is not stored: backward recomputes it from x, mean and inv_std (one write less here,
     and x is kept alive anyway as the layer's input).  ``var`` is the biased batch variance.
-    ``relu=True`` writes ``max(y, 0)`` instead, in the same pass: the fused BatchNorm + ReLU of
-    :mod:`minigrad.kernels.batchnorm_relu_cpu`.
+    ``relu=True`` writes ``max(y, 0)`` instead, in the same pass, and a ``residual`` (N, C, S) is
+    added before that clamp: the fused kernels of :mod:`minigrad.kernels.batchnorm_relu_cpu`.
     """
     batch, channels, spatial = x.shape
     count = batch * spatial
@@ -62,6 +62,8 @@ def batch_norm_forward(x, weight, bias, eps, relu=False):
         for n in range(batch):
             for s in range(spatial):
                 value = ((x[n, c, s] - mean_high) - mean_low) * scale + shift
+                if residual is not None:
+                    value += residual[n, c, s]
                 y[n, c, s] = 0 if relu and value < 0 else value
         mean[c], var[c], inv_std[c] = channel_mean, channel_var, channel_inv_std
     return y, mean, var, inv_std

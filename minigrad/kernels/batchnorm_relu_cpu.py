@@ -14,6 +14,14 @@ Separately, ReLU's backward reads dy and y and writes dz, and BatchNorm's backwa
 (twice) and x (twice) and writes dx; here dz lives only in a register.  The forward is
 ``batchnorm_cpu.batch_norm_forward(..., relu=True)``: the clamp sits in its last pass.
 
+The same pair of kernels ends every ResNeXt block, where the shortcut r joins before the ReLU::
+
+    forward   y = max(BN(x) + r, 0)              BN, the sum and the clamp: one write of y
+    backward  dr = dz = dy * [y > 0]             written once, as the shortcut's gradient
+
+Unfused, the block's end writes BN(x), then BN(x) + r, then the ReLU's output, and in backward
+the ReLU's dz; fused, it writes y and dr.
+
 The elementwise arithmetic runs in the input's dtype (float32 in training: twice the SIMD
 lanes of float64) while the two per-channel sums are still accumulated in float64.
 Its speed-up has not yet been measured on a quiet machine (issue 22 lists the benchmarks to run).
@@ -26,9 +34,12 @@ __all__ = ["batch_norm_relu_backward"]
 
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
-def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight):
+def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, grad_residual=None):
     """(N, C, S) dy, the fused output y and the input x, (C,) statistics ->
-    (dx (N, C, S), dgamma (C,), dbeta (C,)) in dy's dtype, for ``y = max(BN(x), 0)``."""
+    (dx (N, C, S), dgamma (C,), dbeta (C,)) in dy's dtype, for ``y = max(BN(x), 0)``.
+
+    For ``y = max(BN(x) + r, 0)`` (the block's merge) pass an (N, C, S) array ``grad_residual``:
+    it receives dr = dz, written in the first pass, which reads dz anyway."""
     batch, channels, spatial = grad_out.shape
     count = batch * spatial
     dtype = grad_out.dtype.type
@@ -42,6 +53,8 @@ def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight):
         for n in range(batch):
             for s in range(spatial):
                 dz = grad_out[n, c, s] if y[n, c, s] > 0 else dtype(0)
+                if grad_residual is not None:
+                    grad_residual[n, c, s] = dz
                 sum_dz += dz
                 sum_dz_xhat += dz * ((x[n, c, s] - channel_mean) * channel_inv_std)
         scale = dtype(weight[c] * inv_std[c])

@@ -1,7 +1,7 @@
 """PyTorch-shaped layers.  Each layer holds its parameters and calls ``minigrad.functional``."""
 
 from minigrad.nn import init
-from minigrad.nn.batchnorm import BatchNorm2d, BatchNormReLU2d
+from minigrad.nn.batchnorm import BatchNorm2d, BatchNormAddReLU2d, BatchNormReLU2d
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.layers import CrossEntropyLoss, Dropout, Flatten, Identity, Linear, ModuleList, ReLU, Sequential
 from minigrad.nn.module import Module, Parameter
@@ -10,5 +10,5 @@ from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = [
     "init", "Module", "Parameter",
     "Linear", "ReLU", "Dropout", "Identity", "Flatten", "Sequential", "ModuleList", "CrossEntropyLoss",
-    "Conv2d", "BatchNorm2d", "BatchNormReLU2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "Conv2d", "BatchNorm2d", "BatchNormReLU2d", "BatchNormAddReLU2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
 ]

@@ -1,9 +1,10 @@
 """``nn.BatchNorm2d``: learnable per-channel scale and shift plus running statistics; and
-``BatchNormReLU2d``, the same layer with the ReLU that follows it fused in (a fast chapter)."""
+``BatchNormReLU2d`` and ``BatchNormAddReLU2d``, the same layer with the ReLU that follows it (and
+the shortcut added before that ReLU) fused in (a fast chapter)."""
 
 import numpy as np
 
-from minigrad.functions.batchnorm import batch_norm, batch_norm_relu
+from minigrad.functions.batchnorm import batch_norm, batch_norm_add_relu, batch_norm_relu
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import DEFAULT_DTYPE
 
@@ -45,13 +46,16 @@ class BatchNorm2d(Module):
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
+        return self.normalise(x, *self._arguments_after_counting(x))
+
+    def _arguments_after_counting(self, x):
+        """Check the input, count the batch in training; the arguments ``normalise`` takes after x."""
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d({self.num_features}) expects input (N, {self.num_features}, H, W), got shape {x.shape}")
+            raise ValueError(f"{type(self).__name__}({self.num_features}) expects input (N, {self.num_features}, H, W), got shape {x.shape}")
         if self.training and self.track_running_stats:
             self._set_buffer("num_batches_tracked", self.num_batches_tracked + 1)
-        return self.normalise(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              training=self.training or not self.track_running_stats,
-                              momentum=self.momentum, eps=self.eps)
+        return (self.running_mean, self.running_var, self.weight, self.bias,
+                self.training or not self.track_running_stats, self.momentum, self.eps)
 
     normalise = staticmethod(batch_norm)
 
@@ -73,3 +77,21 @@ class BatchNormReLU2d(BatchNorm2d):
     """
 
     normalise = staticmethod(batch_norm_relu)
+
+
+class BatchNormAddReLU2d(BatchNorm2d):
+    """``relu(BatchNorm2d(x) + residual)``, computed by one fused kernel each way in training: the
+    end of a ResNeXt block, where the shortcut joins. Called with two inputs, ``bn(x, residual)``.
+
+    Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d``
+    (``minigrad/kernels/batchnorm_relu_cpu.py`` says what the fusion saves).
+
+    >>> import minigrad as mg
+    >>> x, r = mg.randn(4, 3, 5, 5, generator=0), mg.randn(4, 3, 5, 5, generator=1)
+    >>> fused = mg.nn.BatchNormAddReLU2d(3)(x, r)
+    >>> bool(abs(fused.data - mg.functional.relu(mg.nn.BatchNorm2d(3)(x) + r).data).max() < 1e-6)
+    True
+    """
+
+    def forward(self, x, residual):
+        return batch_norm_add_relu(x, residual, *self._arguments_after_counting(x))

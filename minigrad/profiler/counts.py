@@ -13,7 +13,7 @@ FLOPs count every add, multiply, compare and transcendental as one (a multiply-a
   and per channel: forward 8 per element (1 for the mean's sum, 3 for the variance's, 4 for
   ``y``) and 7 per channel; backward 12 per element (two passes recomputing ``xhat``) and 2 per channel.
   ``BatchNormReLU`` (the fused kernels of ``batchnorm_relu_cpu.py``) adds one compare per element
-  each way: the clamp in forward, the mask in backward.
+  each way: the clamp in forward, the mask in backward; ``BatchNormAddReLU`` one add more in forward.
 - pooling: ``kH * kW`` per output element (max: compares, average: adds); backward 1 per output
   element for max (one scatter), ``kH * kW`` for average.
 - everything else: a fixed count per element of its largest array, in :data:`FLOPS_PER_ELEMENT`
@@ -70,9 +70,11 @@ def batchnorm_flops(x_shape, phase):
     return 8 * elements + 7 * channels if phase == "forward" else 12 * elements + 2 * channels
 
 
-def batchnorm_relu_flops(x_shape, phase):
-    """``batchnorm_flops`` plus the ReLU's compare per element (the fused kernels)."""
-    return batchnorm_flops(x_shape, phase) + int(np.prod(x_shape, dtype=np.int64))
+def batchnorm_relu_flops(x_shape, phase, added=False):
+    """``batchnorm_flops`` plus the ReLU's compare per element (the fused kernels), and in forward
+    the residual's add per element when one is ``added`` (BatchNormAddReLU)."""
+    elements = int(np.prod(x_shape, dtype=np.int64))
+    return batchnorm_flops(x_shape, phase) + elements * (2 if added else 1)
 
 
 def _pool_flops(op_name, output_elements, kernel_size, phase):
@@ -98,8 +100,8 @@ def forward_counts(op_name, ctx, input_arrays, output, attrs):
         flops = matmul_flops(input_arrays[0].shape, input_arrays[1].shape)
     elif op_name == "BatchNorm":
         flops = batchnorm_flops(input_arrays[0].shape, "forward")
-    elif op_name == "BatchNormReLU":
-        flops = batchnorm_relu_flops(input_arrays[0].shape, "forward")
+    elif op_name in ("BatchNormReLU", "BatchNormAddReLU"):
+        flops = batchnorm_relu_flops(input_arrays[0].shape, "forward", added=op_name == "BatchNormAddReLU")
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, output.size, attrs.get("kernel_size", 2), "forward")
     else:
@@ -122,7 +124,7 @@ def backward_counts(op_name, ctx, input_shapes, grad_out, input_grads, attrs):
         flops = matmul_flops(*input_shapes) * (int(needed[0]) + int(needed[1]))
     elif op_name == "BatchNorm":
         flops = batchnorm_flops(input_shapes[0], "backward")
-    elif op_name == "BatchNormReLU":
+    elif op_name in ("BatchNormReLU", "BatchNormAddReLU"):
         flops = batchnorm_relu_flops(input_shapes[0], "backward")
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, grad_out.size, attrs.get("kernel_size", 2), "backward")
