@@ -145,8 +145,9 @@ def above_peak_notes(chosen, cache_bytes=None):
             notes.append(f"* {row.name}: {row.percent_of_peak:.0f}% of the copy peak: it moves "
                          f"{per_call / 2**20:.1f} MiB per call, {where}; the copy peak streams 64 MiB that no cache holds")
         else:
-            notes.append(f"* {row.name}: {row.percent_of_peak:.0f}% of the matmul peak: these products run faster "
-                         f"than the 512 x 512 one the peak measures (or the timing is noisy)")
+            notes.append(f"* {row.name}: {row.percent_of_peak:.0f}% of the matmul peak: these products ran faster than "
+                         f"the 512 x 512 one the peak measures; if many rows say so, the peaks were measured while "
+                         f"the machine was busier (--remeasure-peaks)")
     return notes
 
 
