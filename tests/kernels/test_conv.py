@@ -67,6 +67,16 @@ def computes(algorithm, geom):
     return conv.ALGORITHMS[algorithm].cannot_compute(geom) is None
 
 
+@pytest.mark.parametrize("case", [(2, 8, 7, 6, 8, 2, (3, 3), 2, 1, 1), (2, 12, 9, 7, 4, 2, (3, 2), (2, 3), (1, 0), 1)],
+                         ids=["4 channels per group", "6 channels per group"])
+def test_strided_direct_gradients_take_four_channels_at_once_and_then_the_rest(case):
+    """At stride > 1 the direct grad_input sends back four channels per pass (``add_back_to_four_taps``)
+    and the channels left over one at a time: 4 = one pass, 6 = one pass and two single channels."""
+    x, weight, grad_out, geom = make_case(case)
+    with conv_algorithm("direct"):
+        assert_all_three_match_reference(x, weight, grad_out, geom)
+
+
 @every_algorithm(T06)
 def test_by_hand(algorithm):
     x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)

@@ -12,7 +12,8 @@ and the oh short loops become one long contiguous loop over k, which LLVM vector
     grad_input   grad_buffer[c, start[i, j] + k] += sum_o w[g, o, c, i, j] * grad_out_flat[o, k]
                  then the buffer's pixels are copied back (the forward's loops, backwards)
 
-The inner loops take four filters and a whole kernel row at once (:mod:`minigrad.kernels.conv.direct_rows`).
+The inner loops take four filters and a whole kernel row at once (:mod:`minigrad.kernels.conv.direct_rows`),
+and the strided grad_input's loops four filters and four channels.
 At stride 1 the gradient w.r.t. the input is the forward loops run on grad_out with transposed,
 flipped filters (:func:`minigrad.kernels.conv.shifted.grad_input_as_forward`); at larger strides
 it runs the forward's loops backwards, as above (grad_out_flat is zero at the garbage positions).
@@ -33,7 +34,8 @@ touch the same element.
 import numpy as np
 from numba import njit, prange
 
-from minigrad.kernels.conv.direct_rows import FILTER_BLOCK, add_back_to_tap, add_kernel_row, dot_kernel_row
+from minigrad.kernels.conv.direct_rows import (FILTER_BLOCK, add_back_to_four_taps, add_back_to_tap, add_kernel_row,
+                                                dot_kernel_row)
 from minigrad.kernels.conv.phases import copy_from_phases, copy_from_row_pitch, copy_into_phases, copy_to_row_pitch, phase_layout
 from minigrad.kernels.conv.shifted import grad_input_as_forward
 from minigrad.kernels.threads import use_numba_threads
@@ -84,7 +86,13 @@ def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, image_count,
     copy_to_row_pitch(grad_out, first_image, image_count, g * Og, Og, grad_out_flat, layout)
     grad_buffer = np.zeros((in_channels_per_group, layout.buffer_size), dtype=grad_out.dtype)
     w = blocked_weight[g]
-    for c in range(in_channels_per_group):
+    four_at_once = in_channels_per_group - in_channels_per_group % 4  # channels taken four at a time
+    for c in range(0, four_at_once, 4):
+        for i in range(kernel_h):
+            for j in range(kernel_w):
+                for o in range(0, filters, FILTER_BLOCK):
+                    add_back_to_four_taps(grad_buffer, c, layout.start[i, j], o, w, i, j, grad_out_flat)
+    for c in range(four_at_once, in_channels_per_group):  # the rest, one at a time
         for i in range(kernel_h):
             for j in range(kernel_w):
                 grad_tap = grad_buffer[c, layout.start[i, j] : layout.start[i, j] + layout.positions]
