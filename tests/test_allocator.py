@@ -7,6 +7,13 @@ import sys
 import pytest
 
 
+def in_a_fresh_interpreter(code):
+    """What ``code`` prints, run in a new Python process (so this one keeps the allocator's defaults)."""
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    return finished.stdout.strip()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_reuse_freed_memory_takes_effect_and_memory_still_works():
     # In a fresh interpreter, so this test's process keeps the allocator's defaults.
@@ -18,9 +25,7 @@ def test_reuse_freed_memory_takes_effect_and_memory_still_works():
         "    assert np.all(np.full(size, 1.0) + b == 7.0)\n"
         "print('ok')\n"
     )
-    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.strip() == "ok"
+    assert in_a_fresh_interpreter(code) == "ok"
 
 
 def test_reuse_freed_memory_elsewhere_changes_nothing(monkeypatch):
@@ -43,6 +48,5 @@ def test_a_freed_block_is_reused_without_new_page_faults():
         "faults_of_a_fresh_block()\n"
         "print(max(faults_of_a_fresh_block() for _ in range(5)))\n"
     )
-    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr
-    assert int(finished.stdout) < 500, f"{finished.stdout.strip()} page faults for a reused 64 MiB block"
+    faults = int(in_a_fresh_interpreter(code))
+    assert faults < 500, f"{faults} page faults for a reused 64 MiB block"

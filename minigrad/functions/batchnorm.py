@@ -65,19 +65,12 @@ class BatchNormReLU(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
-        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
-        y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True)
-        ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
-        return y.reshape(x.shape)
+        return _fused_forward(ctx, x, None, weight, bias, eps, momentum, running_mean, running_var)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, mean, inv_std, weight = ctx.saved_tensors
-        use_numba_threads()
-        grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
-            grad_out.reshape(x.shape), y, x, mean, inv_std, weight
-        )
-        return grad_input.reshape(grad_out.shape), grad_weight, grad_bias
+        grad_input, _, grad_weight, grad_bias = _fused_backward(ctx, grad_out, with_residual=False)
+        return grad_input, grad_weight, grad_bias
 
 
 class BatchNormAddReLU(Function):
@@ -90,21 +83,33 @@ class BatchNormAddReLU(Function):
 
     @staticmethod
     def forward(ctx, x, residual, weight, bias, eps=1e-5, momentum=0.1, running_mean=None, running_var=None):
-        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
-        y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True,
-                                      residual=residual.reshape(as_3d.shape))
-        ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
-        return y.reshape(x.shape)
+        return _fused_forward(ctx, x, residual, weight, bias, eps, momentum, running_mean, running_var)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, mean, inv_std, weight = ctx.saved_tensors
-        use_numba_threads()
-        grad_residual = np.empty(x.shape, dtype=grad_out.dtype)
-        grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
-            grad_out.reshape(x.shape), y, x, mean, inv_std, weight, grad_residual
-        )
-        return grad_input.reshape(grad_out.shape), grad_residual.reshape(grad_out.shape), grad_weight, grad_bias
+        return _fused_backward(ctx, grad_out, with_residual=True)
+
+
+def _fused_forward(ctx, x, residual, weight, bias, eps, momentum, running_mean, running_var):
+    """The forward of both fused Functions: ``max(BN(x) (+ residual), 0)``; saves x, y and the statistics."""
+    as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+    y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True,
+                                  residual=None if residual is None else residual.reshape(as_3d.shape))
+    ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
+    return y.reshape(x.shape)
+
+
+def _fused_backward(ctx, grad_out, with_residual):
+    """(dx, d residual or None, dgamma, dbeta) from what :func:`_fused_forward` saved."""
+    x, y, mean, inv_std, weight = ctx.saved_tensors
+    use_numba_threads()
+    grad_residual = np.empty(x.shape, dtype=grad_out.dtype) if with_residual else None
+    grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
+        grad_out.reshape(x.shape), y, x, mean, inv_std, weight, grad_residual
+    )
+    if with_residual:
+        grad_residual = grad_residual.reshape(grad_out.shape)
+    return grad_input.reshape(grad_out.shape), grad_residual, grad_weight, grad_bias
 
 
 def _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu, residual=None):

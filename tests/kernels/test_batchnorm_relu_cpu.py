@@ -13,6 +13,8 @@ import minigrad as mg
 from minigrad.functions.batchnorm import BatchNormReLU, batch_norm_relu
 from minigrad.kernels import batchnorm_cpu, batchnorm_relu_cpu, relu_cpu
 
+from batchnorm_checks import assert_gradients_close
+
 
 @pytest.mark.kernels
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
@@ -30,12 +32,8 @@ def test_fused_kernels_compute_what_batchnorm_then_relu_compute(shape, dtype, rt
     got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, fused, x, mean, inv_std, weight)
     masked = relu_cpu.relu_backward(grad_out, relu_cpu.relu_forward(plain))
     expected = batchnorm_cpu.batch_norm_backward(masked, x, mean, inv_std, weight)
-    # dx is a difference of terms of the size of gamma * inv_std * dy: rounding is relative to that
-    scales = {"dx": np.abs(grad_out).max() * (weight * inv_std).max(), "dgamma": np.abs(expected[1]).max(),
-              "dbeta": np.abs(expected[2]).max()}
-    for name, g, e in zip(("dx", "dgamma", "dbeta"), got, expected):
-        assert g.dtype == dtype, name
-        np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * scales[name], err_msg=name)
+    assert_gradients_close(got, expected, grad_out, weight * inv_std, rtol)
+
 
 
 @pytest.mark.kernels
