@@ -23,8 +23,7 @@ def reuse_freed_memory():
     2026 this asked for a trim threshold of ``1 << 40``, which ctypes silently cut to 0, so glibc
     gave memory back on *every* free: 8 MiB arrays still cost about 2,000 page faults each, and a
     training step of resnext11_4x8d_w1 at batch 32 took about 28,000 faults and 70 ms of kernel
-    time. With ``INT_MAX`` (2 GiB) it takes a handful (``tests/test_allocator.py`` counts them;
-    the step times are in ARCHITECTURE.md, "Training speed").
+    time. With ``INT_MAX`` (2 GiB) it takes a handful (``tests/test_allocator.py`` counts them).
 
     ``import minigrad`` calls it, for every program that uses minigrad. Returns True if the setting took, False where there is no
     glibc (other platforms: nothing changes). It lasts for the life of the process.

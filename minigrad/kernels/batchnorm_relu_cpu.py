@@ -2,9 +2,8 @@
 
 Read it after :mod:`minigrad.kernels.batchnorm_cpu` and :mod:`minigrad.kernels.relu_cpu`; the
 legend and the formulas are theirs.  In a ResNeXt block two of every three BatchNorms feed a
-ReLU, and the pair makes separate passes over an activation tensor that no cache holds (at
-batch 32 a 64-channel 32x32 activation is 8 MB, and this machine's 2 cores stream about 9 GB/s
-from memory).  Fused, the ReLU costs nothing extra::
+ReLU, and the pair makes separate passes over an activation tensor that the caches barely hold
+(at batch 32 a 64-channel 32x32 activation is 8 MB).  Fused, the ReLU costs nothing extra::
 
     forward   z = BN(x),  y = max(z, 0)          one write of y; z is never stored
     backward  dz = dy * [y > 0]                  the mask comes from y, as ReLU's does
