@@ -6,6 +6,8 @@ float64 they must agree to 1e-10: ``DistributedDataParallel`` averages the gradi
 to the order of a few sums.
 """
 
+import threading
+
 import numpy as np
 
 import minigrad as mg
@@ -23,8 +25,9 @@ class Unflatten(nn.Module):
 
 
 def dense_model(seed):
-    """Linear -> BatchNorm2d -> ReLU -> Linear on (N, 3, 4, 4) images: no Numba-parallel kernel, so
-    it may run on several threads at once (ThreadWorld)."""
+    """Linear -> BatchNorm2d -> ReLU -> Linear on (N, 3, 4, 4) images, small enough for ranks run as
+    threads (ThreadWorld); its Numba-parallel kernels (BatchNorm, ReLU) are then called from two
+    threads at once, which Numba's omp and tbb threading layers allow."""
     mg.manual_seed(seed)
     return nn.Sequential(nn.Flatten(), nn.Linear(48, 32), Unflatten((8, 2, 2)), nn.BatchNorm2d(8), nn.ReLU(),
                          nn.Flatten(), nn.Linear(32, 5)).double()
@@ -38,6 +41,9 @@ def conv_model(seed):
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5)).double()
 
 
+_one_builder_at_a_time = threading.Lock()
+
+
 def batch(size, image_shape=(3, 4, 4), seed=1):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((size,) + image_shape), rng.integers(0, 5, size)
@@ -48,7 +54,8 @@ def train_on_ranks(world, build, images, labels, steps=3, sync_batchnorm=True):
     start is rank 0's only through DDP's broadcast. Returns (state_dict, last gradients by name)."""
     shard = len(images) // world.size
     mine = slice(world.rank * shard, (world.rank + 1) * shard)
-    model = build(seed=world.rank)
+    with _one_builder_at_a_time:  # ranks as threads share minigrad's global generator: seed, then draw
+        model = build(seed=world.rank)
     if sync_batchnorm:
         model = SyncBatchNorm.convert_sync_batchnorm(model, process_group=world)
     ddp = DistributedDataParallel(model, process_group=world, bucket_cap_mb=0.001)  # several buckets

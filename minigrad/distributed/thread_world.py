@@ -5,7 +5,9 @@ its own ``ThreadWorld``, and returns the results in rank order. The threads meet
 every collective, exactly where MPI ranks would wait for each other, so a data-parallel program
 written against a world runs unchanged; it is how the tests and the classroom check the gradient
 averaging on a machine without MPI. (It is not a way to go faster: the ranks share one Python
-process and its GIL.)
+process and its GIL.) What a process holds once, the ranks share: ``mg.manual_seed`` seeds one
+generator for all of them, so ranks that seed and then draw (build a model) must take turns, or one
+rank's draws come from another's seed.
 
 An exception in one rank breaks the barrier, so the others stop at their next collective instead
 of waiting forever, and ``run_ranks`` raises the first rank's error.
