@@ -70,9 +70,10 @@ def initialise(model, options):
     from resnext_np.block import ResNeXtBottleneck
 
     if options.zero_init_residual:
-        for module in model.modules():
-            if isinstance(module, ResNeXtBottleneck):
-                module.bn_expand.weight.data[...] = 0.0
+        with mg.no_grad():
+            for module in model.modules():
+                if isinstance(module, ResNeXtBottleneck):
+                    module.bn_expand.weight.zero_()  # versioned, as every in-place write to a parameter
     return model
 
 
