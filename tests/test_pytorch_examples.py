@@ -5,20 +5,17 @@ losses 2.303 -> 2.089 (synthetic fallback on 1,500 images: 2.308 -> 2.277); the 
 prints 9.09 after 2000 iterations, starting above 100.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+try:
+    from script_loader import load_script
+except ImportError:  # the tests directory is a package (tests/__init__.py)
+    from tests.script_loader import load_script
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_example", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"examples/{name}.py", f"{name}_example")
 
 
 def test_classifier_tutorial_trains_saves_loads_and_evaluates(capsys):

@@ -1,20 +1,18 @@
 """``benchmarks/real_subset.py``: the real CIFAR-10 subset written as two CIFAR folders, or one clear error."""
 
-import importlib.util
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_subset.py"
+try:
+    from script_loader import load_script as load
+except ImportError:  # the tests directory is a package (tests/__init__.py)
+    from tests.script_loader import load_script as load
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("real_subset", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("benchmarks/real_subset.py", "real_subset")
 
 
 def test_a_missing_subset_is_one_line_naming_the_path_and_subset_option(tmp_path, capsys):

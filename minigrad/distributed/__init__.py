@@ -14,7 +14,8 @@ of them take the same step and the weights stay the same everywhere. Read in thi
 4. ``sync_batchnorm.py``  ``SyncBatchNorm``: BatchNorm with the statistics of the whole job's batch.
 
 ``python -m resnext_np.train`` uses all of it when started by ``mpiexec`` (docs/distributed.md).
-mpi4py is an optional dependency (``pip install -e ".[mpi]"``); everything here imports without it, and ``init()`` says how to install it.
+mpi4py is an optional dependency (``pip install -e ".[mpi]"``); everything here imports without it,
+and ``init()`` says how to install it.
 """
 
 from minigrad.distributed.ddp import DistributedDataParallel

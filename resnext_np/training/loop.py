@@ -107,7 +107,7 @@ class Trainer:
     def fit(self):
         allowance, started, out_of_time = self.time_allowance(), self.clock(), False
         if self.ranks.is_main and not self.args.no_progress and not report.kernels_cached():
-            print("the first step compiles minigrad's Numba kernels (about 15 s, once: they are cached for later runs)")
+            print("the first step compiles minigrad's Numba kernels (about 13 s on 2 cores; they are cached for later runs)")
         progress = report.Progress(shown=not self.args.no_progress)
         with progress, StopFlag(write=progress.write if progress.shown else None) as stop:
             for epoch in progress.epochs(self.start_epoch, self.plan.epochs):
