@@ -13,7 +13,7 @@ import minigrad as mg
 from resnext_np import evaluate, train
 from resnext_np.data import make_synthetic
 from resnext_np.model import build_model
-from resnext_np.training import loop
+from resnext_np.training import loop, report
 from resnext_np.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from resnext_np.training.metrics import METRICS_NAME, PLOT_NAME
 
@@ -233,3 +233,17 @@ def test_threads_option_sets_minigrads_thread_count(tmp_path):
         assert mg.get_num_threads() == 1
     finally:
         mg.set_num_threads(before)
+
+
+def test_progress_bars_are_closed_however_the_loop_ends(capsys):
+    """So that what is printed next ("interrupted" after a Ctrl-C) starts on a line of its own."""
+    pytest.importorskip("tqdm")
+    progress = report.Progress(shown=True)
+    with pytest.raises(KeyboardInterrupt), progress:
+        epochs = progress.epochs(0, 2)
+        for epoch in epochs:
+            batches = progress.batches(range(5), epoch, 5)
+            for _ in batches:
+                raise KeyboardInterrupt
+    assert epochs.disable and batches.disable  # tqdm's mark of a closed bar
+    assert capsys.readouterr().err.endswith("\n")
