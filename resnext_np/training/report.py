@@ -23,10 +23,14 @@ def write_line(message):
 
 
 def kernels_cached():
-    """Whether Numba has cached minigrad's compiled kernels on this machine (``@njit(cache=True)``
-    writes ``.nbi`` index files beside the sources, or under ``$NUMBA_CACHE_DIR``)."""
-    places = [os.path.dirname(mg.__file__), os.environ.get("NUMBA_CACHE_DIR", "")]
-    return any(glob.glob(os.path.join(place, "**", "*.nbi"), recursive=True) for place in places if place)
+    """Whether Numba has cached minigrad's compiled kernels on this machine: ``@njit(cache=True)``
+    writes ``.nbi`` index files beside the sources or, where those are read-only, under
+    ``$NUMBA_CACHE_DIR`` or ``~/.cache/numba`` (in folders named after the sources' path)."""
+    if glob.glob(os.path.join(os.path.dirname(mg.__file__), "**", "*.nbi"), recursive=True):
+        return True
+    elsewhere = [os.environ.get("NUMBA_CACHE_DIR", ""), os.path.join(os.path.expanduser("~"), ".cache", "numba")]
+    return any(glob.glob(os.path.join(place, "**", "*minigrad*", "**", "*.nbi"), recursive=True)
+               for place in elsewhere if place and os.path.isdir(place))
 
 
 class Progress:

@@ -247,3 +247,15 @@ def test_progress_bars_are_closed_however_the_loop_ends(capsys):
                 raise KeyboardInterrupt
     assert epochs.disable and batches.disable  # tqdm's mark of a closed bar
     assert capsys.readouterr().err.endswith("\n")
+
+
+def test_the_first_run_is_told_that_numba_compiles_only_while_nothing_is_cached(tmp_path, monkeypatch):
+    package = tmp_path / "site" / "minigrad"
+    monkeypatch.setattr(report.mg, "__file__", str(package / "__init__.py"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert not report.kernels_cached()
+    user_cache = tmp_path / "home" / ".cache" / "numba" / "site" / "minigrad" / "kernels"
+    user_cache.mkdir(parents=True)
+    (user_cache / "im2col.im2col-40.py311.nbi").write_bytes(b"")  # where read-only sources cache
+    assert report.kernels_cached()
