@@ -4,7 +4,7 @@
     python benchmarks/defaults.py --before ../old-checkout # also run each row on another checkout
 
 Each row runs in fresh processes: once as shipped (plain ``python ...``: minigrad decides how it
-uses the cores, see README "Threads and memory"), and once in the best configuration found by
+uses the cores, see docs/threads_and_memory.md), and once in the best configuration found by
 hand, with the environment set before the process starts (``OPENBLAS_NUM_THREADS=1``: no
 OpenBLAS threads at all; ``OMP_WAIT_POLICY=PASSIVE``). The ratio shipped / best should be about
 1 (within 10%). ``--before PATH`` adds a column: the same row run on the code at PATH (e.g. a

@@ -151,7 +151,7 @@ def main():
     parser.add_argument("--predict-only", action="store_true", help="no measurement: predict from --compute")
     parser.add_argument("--compute", nargs="+", default=["resnext11_4x8d_w1=0.22", "resnext29_32x4d=2.0"],
                         metavar="MODEL=SECONDS", help="one-machine step times for --predict-only (default: "
-                        "README's --plan-only measurements at batch 32 on 2 cores)")
+                        "docs/cifar.md's --plan-only measurements at batch 32 on 2 cores)")
     parser.add_argument("--faster", nargs="+", type=float, default=[1.0, 16.0], metavar="FACTOR",
                         help="also predict for machines this many times faster (default: 1 16; 16: a many-core node)")
     parser.add_argument("--worker", nargs=5, metavar=("MODEL", "THREADS", "PARALLEL", "WARMUP", "STEPS"),

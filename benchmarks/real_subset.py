@@ -7,7 +7,10 @@
     python benchmarks/real_subset.py --out /tmp/cifar
     python -m resnext_np.train --dataset cifar10 --data-dir /tmp/cifar/report --time-budget 5
 
-The subset holds the first 932 photos of each official training batch, in file order.
+The subset holds the first 932 photos of each official training batch, in file order. It is not
+part of this repository: the machines this project was measured on keep it beside the clone, in
+``../shared/data``; elsewhere, pass ``--subset PATH`` to a copy of it (an ``.npz`` holding
+``images`` (N, 3, 32, 32) uint8, ``labels`` and ``class_names``).
 """
 
 import argparse
@@ -32,11 +35,23 @@ def write_folder(root, images, labels, class_names, train_index, test_index):
                     stream)
 
 
+DEFAULT_SUBSET = os.path.join("..", "shared", "data", "cifar10_train_subset.npz")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subset", default=os.path.join("..", "shared", "data", "cifar10_train_subset.npz"))
-    parser.add_argument("--out", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/real_subset.py",
+        description="Write the real CIFAR-10 subset (3,728 training photos) as two extracted cifar-10-batches-py "
+                    "folders: OUT/tune (train on data_batch_1-2, test on _3) and OUT/report (train on _1-3, "
+                    "test on _4), for python -m resnext_np.train --dataset cifar10 --data-dir OUT/report.")
+    parser.add_argument("--subset", default=DEFAULT_SUBSET,
+                        help=f"the subset's .npz file (default: {DEFAULT_SUBSET}, beside the clone on the machines "
+                             "this project was measured on)")
+    parser.add_argument("--out", required=True, help="folder to write tune/ and report/ into")
     options = parser.parse_args(argv)
+    if not os.path.isfile(options.subset):
+        parser.error(f"no CIFAR-10 subset at {options.subset}: this repository does not ship it; "
+                     f"pass --subset PATH to a copy (an .npz with images, labels and class_names)")
     with np.load(options.subset) as subset:
         images, labels, class_names = subset["images"], subset["labels"], subset["class_names"]
     if len(images) != 4 * PER_BATCH:

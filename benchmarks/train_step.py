@@ -8,7 +8,7 @@ random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess
 memory (the process's maximum resident set size, ``ru_maxrss``) is its own; "extra MiB" is that
 peak minus the resident size just before the first step (after imports, the model and the batch).
 minigrad runs as any program that imports it does (``minigrad.set_num_threads``; BLAS on one
-thread per product, freed memory kept for reuse: see README, "Threads and memory"). The PyTorch
+thread per product, freed memory kept for reuse: see docs/threads_and_memory.md). The PyTorch
 model is the same architecture built here from ``torch.nn`` (same widths, groups, strides, BN,
 no conv biases), with the same thread count (``torch.set_num_threads``), in a process that never
 imports minigrad, so PyTorch runs with its own defaults; ``--reuse-memory`` makes it keep freed

@@ -1,4 +1,4 @@
-"""PyTorch's beginner tutorial "Training a classifier" (CIFAR-10), run by minigrad.
+"""PyTorch's beginner tutorial "Training a classifier", run by minigrad on CIFAR-10 photos or textures.
 
 The model, loss, optimiser, training loop, save/load and evaluation below are the tutorial's code
 as written (https://pytorch.org/tutorials/beginner/blitz/cifar10_tutorial.html); only two things
@@ -36,7 +36,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / 
 
 
 def load_images(data_path, num_train, num_test):
-    """``(train_images, train_labels, test_images, test_labels, classes)`` as NumPy arrays.
+    """``(train_images, train_labels, test_images, test_labels, classes, source)``: NumPy arrays, the
+    class names and one line that says which images these are (real photos, or the synthetic fallback).
 
     Test images are the *last* ``num_test`` of the file (never trained on).  The images are
     scaled to [-1, 1] as the tutorial's ``ToTensor()`` then ``Normalize(0.5, 0.5)`` do.
@@ -44,15 +45,18 @@ def load_images(data_path, num_train, num_test):
     if data_path is not None and Path(data_path).exists():
         archive = np.load(data_path)
         images, labels, classes = archive["images"], archive["labels"], tuple(archive["class_names"])
+        source = f"data: real CIFAR-10 photos from {data_path}"
     else:
         from resnext_np.data import synthetic_images
 
         synthetic = synthetic_images(num_train + num_test, seed=0)
         images, labels, classes = synthetic.images, synthetic.labels, tuple(synthetic.class_names)
+        source = (f"data: no CIFAR-10 subset at {data_path}, so synthetic textures instead "
+                  f"(resnext_np.data: 10 texture classes, not CIFAR-10's; pass --data to use real photos)")
     if num_train + num_test > len(images):
         raise ValueError(f"asked for {num_train} + {num_test} images, the data holds {len(images)}")
     images = ((images.astype(np.float32) / 255.0) - 0.5) / 0.5
-    return (images[:num_train], labels[:num_train], images[-num_test:], labels[-num_test:], classes)
+    return (images[:num_train], labels[:num_train], images[-num_test:], labels[-num_test:], classes, source)
 
 
 class ImageDataset(Dataset):
@@ -90,7 +94,8 @@ class Net(nn.Module):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="PyTorch's beginner tutorial \"Training a classifier\", run by minigrad "
+                                                 "(real CIFAR-10 photos from --data, else synthetic textures).")
     parser.add_argument("--images", type=int, default=3000, help="training images (tutorial: 50000)")
     parser.add_argument("--test-images", type=int, default=100, help="held-out images (tutorial: 10000)")
     parser.add_argument("--epochs", type=int, default=2, help="tutorial: 2")
@@ -101,7 +106,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
 
-    train_x, train_y, test_x, test_y, classes = load_images(args.data, args.images, args.test_images)
+    train_x, train_y, test_x, test_y, classes, source = load_images(args.data, args.images, args.test_images)
+    print(source)
     batch_size = args.batch_size
     trainloader = DataLoader(ImageDataset(train_x, train_y), batch_size=batch_size, shuffle=True,
                              seed=args.seed, as_tensors=True)

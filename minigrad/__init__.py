@@ -7,8 +7,8 @@
 >>> x.grad
 tensor([[0., 3.]], dtype=float32)
 
-Importing minigrad decides, once for the whole process, how it uses this machine (README,
-"Threads and memory"): its kernels use every core (``set_num_threads`` changes that), NumPy's
+Importing minigrad decides, once for the whole process, how it uses this machine
+(docs/threads_and_memory.md): its kernels use every core (``set_num_threads`` changes that), NumPy's
 BLAS runs each matrix product on one thread (minigrad runs one product per core itself), idle
 OpenMP threads sleep instead of spinning, and the C allocator keeps freed memory for reuse.
 """

@@ -58,7 +58,12 @@ def no_grad():
 
 
 class Context:
-    """What ``forward`` leaves for ``backward``: saved arrays, plain attributes, and which inputs need a gradient."""
+    """What ``forward`` leaves for ``backward``: saved arrays, plain attributes, and which inputs need a gradient.
+
+    ``saved_tensors`` holds NumPy arrays, not Tensors: ``forward`` and ``backward`` work on the
+    arrays (``Tensor.data``). The name is PyTorch's, kept so that ``ctx.save_for_backward(x, w)`` /
+    ``x, w = ctx.saved_tensors`` read as in a PyTorch ``Function``.
+    """
 
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad

@@ -173,8 +173,10 @@ class Tensor(InPlaceMethods):
         backward(self, gradient, retain_graph=bool(retain_graph))
 
     def astype(self, dtype):
-        """A new leaf with the data converted to ``dtype`` (not recorded in the graph)."""
-        return Tensor(self.data.astype(dtype), requires_grad=False)
+        """``self`` converted to ``dtype``, recorded in the graph as ``float()`` and ``double()`` are
+        (the gradient flows back converted); ``self`` when it already is. ``x.detach().astype(...)``
+        for a conversion cut off from the graph; to an integer dtype only without grad."""
+        return dtypes.cast(self, dtype)
 
     def float(self):
         """float32, recorded in the graph; ``self`` when it already is (as PyTorch)."""

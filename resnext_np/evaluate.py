@@ -5,7 +5,7 @@ average of the weights when its recipe kept one), and prints the test accuracy (
 used flip test-time augmentation, the accuracy with it), a per-class table (accuracy and the class
 each one is most often mistaken for), and writes the confusion matrix as ``confusion.png`` next to
 the checkpoint. Reading a checkpoint cannot run code, and a corrupt one is refused (see
-``resnext_np/checkpoint.py``); a file that is not a training checkpoint is a one-line error.
+``resnext_np/training/checkpoint.py``); a file that is not a training checkpoint is a one-line error.
 """
 
 import argparse
@@ -13,10 +13,11 @@ import os
 import sys
 
 import minigrad as mg
-from resnext_np import scoring
-from resnext_np import train as training
-from resnext_np.checkpoint import CheckpointError, load_checkpoint
 from resnext_np.model import PRESETS, build_model
+from resnext_np.training import scoring
+from resnext_np.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from resnext_np.training.errors import UsageError
+from resnext_np.training.loaders import load_data, make_loaders
 
 CONFUSION_NAME = "confusion.png"
 per_class_table = scoring.per_class_table
@@ -49,40 +50,42 @@ def main(argv=None):
     try:
         if os.path.isdir(options.checkpoint):
             raise CheckpointError(f"{options.checkpoint} is a folder; give the checkpoint file in it "
-                                  f"({os.path.join(options.checkpoint, training.CHECKPOINT_NAME)})")
+                                  f"({os.path.join(options.checkpoint, CHECKPOINT_NAME)})")
         checkpoint = load_checkpoint(options.checkpoint)
         args = _checked(checkpoint, options.checkpoint)
         args.download = False
         if options.data_dir is not None:
             args.data_dir = options.data_dir
         args.test_size = options.test_size
-        train_images, train_labels, test_images, test_labels, class_names = training.load_data(args)
+        train_images, train_labels, test_images, test_labels, class_names = load_data(args)
         model = build_model(args.model, num_classes=len(class_names))
         weights = checkpoint.get("ema") or None
         model.load_state_dict(weights["average"] if weights else checkpoint["model"])
-    except (CheckpointError, training.UsageError, RuntimeError, TypeError, ValueError) as error:
+    except (CheckpointError, UsageError, RuntimeError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    _, test_loader = training.make_loaders(args, train_images, train_labels, test_images, test_labels)
-    loss, accuracy, predictions, labels = scoring.evaluate(model, test_loader)
+    _, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
+    loss, accuracy, predictions, labels = scoring.score(model, test_loader)
     which = "moving average of the weights" if weights else "weights"
     print(f"{args.model} on {args.dataset} after {checkpoint['epoch']} epochs ({which}): "
           f"test accuracy {accuracy:.4f} ({int((predictions == labels).sum())}/{len(labels)}), loss {loss:.4f}")
     if args.flip_tta:
-        _, tta_accuracy, tta_predictions, _ = scoring.evaluate(model, test_loader, flip_tta=True)
+        _, tta_accuracy, tta_predictions, _ = scoring.score(model, test_loader, flip_tta=True)
         print(f"with flip test-time augmentation (the recipe's): test accuracy {tta_accuracy:.4f} "
               f"({int((tta_predictions == labels).sum())}/{len(labels)})")
         predictions = tta_predictions
     width = max(len(str(name)) for name in class_names)
-    print(f"{'class':<{width}}  correct  total  accuracy  most confused with"
-          + ("   (with flip TTA)" if args.flip_tta else ""))
+    if args.flip_tta:
+        print("per class, with flip test-time augmentation:")
+    print(f"{'class':<{width}}  correct  total  accuracy  most confused with")
     for name, correct, total, class_accuracy, confused in per_class_table(predictions, labels, class_names):
         print(f"{name:<{width}}  {correct:>7}  {total:>5}  {class_accuracy:>8.4f}  {confused}")
     if not options.no_plot:
         path = os.path.join(os.path.dirname(os.path.abspath(options.checkpoint)), CONFUSION_NAME)
         try:
             counts = scoring.confusion_matrix(predictions, labels, len(class_names))
-            scoring.plot_confusion(path, counts, class_names, f"{args.model} on {args.dataset}: confusion matrix")
+            tta = ", with flip TTA" if args.flip_tta else ""
+            scoring.plot_confusion(path, counts, class_names, f"{args.model} on {args.dataset}: confusion matrix{tta}")
             print(f"confusion matrix: {path}")
         except ImportError:
             print(f'matplotlib is not installed, so no {CONFUSION_NAME} (pip install "minigrad-resnext[plot]")')

@@ -1,7 +1,9 @@
 """A training loop in three functions: one epoch of optimisation, an evaluation, and the epochs.
 
-This is the loop ``resnext_np.train`` runs, stripped of checkpoints, progress bars and plots, so
-that the four lines of one optimisation step stand out (classroom task t14)::
+The training command (``python -m resnext_np.train``, whose loop is ``resnext_np/training/loop.py``)
+grows this loop into a long run: a per-step schedule, checkpoints, progress bars, checks for
+NaN. Here only the loop is left, so that the four lines of one optimisation step stand out
+(classroom task t14)::
 
     optimizer.zero_grad()                      # gradients accumulate (+=): clear last step's
     loss = cross_entropy(model(images), labels)

@@ -13,64 +13,39 @@ latest. The folder is created only once there is something to write. It holds:
   arguments, metric history; written atomically after every epoch (and on Ctrl-C or SIGTERM), so
   ``--resume`` continues exactly where the run stopped: an interrupted run ends with the same
   weights and metrics as an uninterrupted one. Its format (``minigrad.save``) holds only data and
-  a checksum: loading it cannot run code (see ``resnext_np/checkpoint.py``).
+  a checksum: loading it cannot run code (see ``resnext_np/training/checkpoint.py``).
 * ``metrics.jsonl``   one JSON line per epoch: train loss/accuracy, test loss/accuracy, lr, seconds.
 * ``curves.png``      loss (log scale), accuracy and learning rate (needs matplotlib).
 
-Recipes (``resnext_np/recipe.py``): ``cpu`` (default) and ``paper``; planning a budget:
-``resnext_np/budget.py``; the loop: ``resnext_np/trainer.py``.
+This module is the command line only: its options and exit statuses. The machinery is in
+``resnext_np/training/`` (its ``__init__.py`` gives the reading order): recipes (``recipe.py``,
+``cpu`` by default, and ``paper``), planning a budget (``budget.py``), the run (``run.py``) and
+its loop (``loop.py``).
 
-One run at a time per folder (``resnext_np/run_folder.py`` locks it). Training stops at the first
+One run at a time per folder (``training/run_folder.py`` locks it). Training stops at the first
 non-finite loss, gradient, weight or BatchNorm statistic and names the layer where it started
-(``resnext_np/divergence.py``); the checkpoint on disk is then the last finite one.
+(``training/divergence.py``); the checkpoint on disk is then the last finite one.
 """
 
 import argparse
-import contextlib
 import math
 import os
 import sys
-import tempfile
-import time
-
-import numpy as np
 
 import minigrad as mg
-from minigrad.data import (
-    ArrayDataset,
-    Compose,
-    DataLoader,
-    Normalize,
-    RandomCrop,
-    RandomHorizontalFlip,
-    ToFloat,
-)
 from resnext_np import data as datasets
-from resnext_np import scoring
-from resnext_np import trainer as training_loop
-from resnext_np.budget import (
-    TIMED_STEPS,
-    plan_for_budget,
-    plan_for_epochs,
-    plan_from_dict,
-    time_calls,
-)
-from resnext_np.checkpoint import CHECKPOINT_NAME, CheckpointError
-from resnext_np.metrics import METRICS_NAME, PLOT_NAME
 from resnext_np.model import DEFAULT_PRESET, PRESETS
-from resnext_np.ranks import MPINotInstalled, join_ranks, launched_world_size
-from resnext_np.recipe import DEFAULT_RECIPE, RECIPES
-from resnext_np.run_folder import RunFolder, RunFolderError, choose_folder_and_checkpoint
-from resnext_np.trainer import TrainingDiverged, UsageError
+from resnext_np.training.checkpoint import CheckpointError
+from resnext_np.training.errors import TrainingDiverged, UsageError
+from resnext_np.training.ranks import MPINotInstalled, join_ranks, launched_world_size
+from resnext_np.training.recipe import DEFAULT_RECIPE, RECIPES
+from resnext_np.training.run import run
+from resnext_np.training.run_folder import RunFolderError
 
-__all__ = ["main", "run", "parse_args", "build_parser", "CHECKPOINT_NAME", "METRICS_NAME", "PLOT_NAME",
-           "UsageError", "TrainingDiverged"]
+__all__ = ["main", "run", "parse_args", "build_parser"]
 
 DEFAULT_CIFAR_BUDGET_MINUTES = 10.0
 DEFAULT_SYNTHETIC_EPOCHS = 12
-# The quick start's data: the noisy synthetic textures (resnext_np/data/synthetic.py), small enough
-# that 12 epochs take about a minute and a half on 2 cores, hard enough to take those 12 epochs.
-SYNTHETIC_SET = {"n_train": 1000, "n_test": 1000, "difficulty": "noisy"}
 # On these noisy textures the recipe's peak rate sent the test accuracy down to 0.18 in the middle
 # of the run (BatchNorm's running statistics lag weights that move fast); a quarter of it rises steadily.
 SYNTHETIC_LR_SCALE = 0.25
@@ -89,7 +64,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m resnext_np.train",
         description="Train a CIFAR ResNeXt with minigrad on the CPU.",
-        epilog=f"Recipes ({DEFAULT_RECIPE} is the default; see resnext_np/recipe.py): {recipes}. "
+        epilog=f"Recipes ({DEFAULT_RECIPE} is the default; see resnext_np/training/recipe.py): {recipes}. "
                "Each option below that says 'the recipe's' overrides one value of the recipe.",
     )
     add = parser.add_argument
@@ -177,139 +152,6 @@ def parse_args(argv=None):
     if args.nesterov and args.momentum == 0:
         parser.error("--nesterov needs --momentum > 0 (or pass --no-nesterov)")
     return args
-
-
-# ---------------------------------------------------------------------------------- data
-def load_data(args):
-    """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
-    try:
-        train, test = datasets.load_dataset(args.dataset, root=args.data_dir, download=args.download,
-                                            progress=not args.no_progress, download_hint="Pass --download",
-                                            **SYNTHETIC_SET)
-    except (datasets.DatasetError, OSError) as error:
-        raise UsageError(str(error)) from None
-    train_images, train_labels = train.images[: args.train_size], train.labels[: args.train_size]
-    test_images, test_labels = test.images[: args.test_size], test.labels[: args.test_size]
-    return train_images, train_labels, test_images, test_labels, train.class_names
-
-
-def make_loaders(args, train_images, train_labels, test_images, test_labels, ranks=None):
-    """Per-channel statistics come from the training images, so every data set is handled alike."""
-    scaled = train_images.astype(np.float64) / 255.0
-    mean, std = scaled.mean(axis=(0, 2, 3)), scaled.std(axis=(0, 2, 3)) + 1e-8
-    train_transform = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)])
-    test_transform = Compose([ToFloat(), Normalize(mean, std)])
-    train_loader = (ranks or join_ranks()).training_loader(ArrayDataset(train_images, train_labels), args.batch_size,
-                                                           args.seed, train_transform)
-    test_loader = DataLoader(ArrayDataset(test_images, test_labels), batch_size=256, transform=test_transform, seed=0)
-    return train_loader, test_loader
-
-
-# ----------------------------------------------------------------------------- planning
-def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, ranks=None):
-    """Time real steps, an evaluation and a checkpoint write of a throwaway run, then plan the budget.
-
-    The steps are the loop's own (``Trainer.step``: a fresh augmented batch, forward, backward,
-    the non-finite checks, the optimiser and schedule step), so the plan counts what the run does;
-    under mpiexec that includes the all-reduce, and the plan is the slowest rank's.
-    """
-    train_loader, test_loader = loaders
-    # A loader of its own, so the run's loader (and its random state) is untouched.
-    timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
-                               seed=train_loader.seed + 1, transform=train_loader.transform)
-    throwaway = training_loop.Trainer(args, (timing_loader, test_loader), class_names,
-                                      plan_for_epochs(1, len(timing_loader)), clock=clock, ranks=ranks)
-    batches = iter(timing_loader)
-
-    def train_step():
-        nonlocal batches
-        batch = next(batches, None)
-        if batch is None:
-            batches = iter(timing_loader)
-            batch = next(batches)
-        throwaway.step(*batch, epoch=0, step=0)
-
-    step_seconds = time_calls(train_step, TIMED_STEPS, clock)
-    test_images = next(iter(test_loader))[0]
-
-    def evaluate_batch():
-        scoring.class_probabilities(throwaway.model.eval(), test_images)
-
-    def save_checkpoint_like():
-        with tempfile.TemporaryDirectory() as folder:
-            mg.save(throwaway.snapshot(0, None, 0.0), os.path.join(folder, "timing.ckpt"))
-
-    batch_seconds = time_calls(evaluate_batch, 2, clock)
-    # After every epoch: an evaluation (the last batch may be smaller: a safe overestimate) and a checkpoint.
-    evaluation_seconds = batch_seconds * len(test_loader) + time_calls(save_checkpoint_like, 1, clock)
-    final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
-    spent, step_seconds, evaluation_seconds, final_seconds = (ranks or join_ranks()).slowest(
-        clock() - started, step_seconds, evaluation_seconds, final_seconds)
-    try:
-        return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds,
-                               evaluation_seconds, final_seconds)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-
-# ------------------------------------------------------------------------------- the run
-def run(args, clock=time.perf_counter, ranks=None):
-    """Train (or resume) according to ``args``; returns the metric history (a list of dicts)."""
-    started = clock()
-    ranks = ranks or join_ranks()
-    ranks.start(args)  # threads; under mpiexec, the first line says so
-    # Rank 0 decides what depends on the files (the folder, the checkpoint to resume) and sends it.
-    checkpoint = choose_folder_and_checkpoint(args) if ranks.is_main else None
-    args.out = ranks.from_main(args.out)
-    checkpoint_path = os.path.join(args.out, CHECKPOINT_NAME)
-    checkpoint = ranks.checkpoint_from_main(checkpoint, checkpoint_path)
-
-    with ranks.main_first():  # rank 0 may download the data set first
-        train_images, train_labels, test_images, test_labels, class_names = load_data(args)
-    if args.batch_size > len(train_images):
-        raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(train_images)} training images; "
-                         f"use --batch-size {len(train_images)} or less")
-    loaders = make_loaders(args, train_images, train_labels, test_images, test_labels, ranks)
-    steps_per_epoch = len(loaders[0])
-    if checkpoint is not None and "plan" not in checkpoint:
-        raise UsageError(f"{checkpoint_path} was written before runs were planned in steps (it has no plan); "
-                         f"finish it with the version that started it, or start a new run")
-    if checkpoint is not None:
-        plan = plan_from_dict(checkpoint["plan"])
-        if args.epochs is not None and args.epochs != plan.epochs:
-            if plan.budget_seconds:
-                raise UsageError(f"this run was planned by --time-budget ({plan.describe()}); --epochs cannot change it")
-            print(f"--epochs is now {args.epochs} (was {plan.epochs}); the learning-rate schedule stays the one "
-                  f"planned for {plan.epochs} epochs, and the extra steps run at its final rate")
-            plan = plan_for_epochs(args.epochs, steps_per_epoch)
-    elif args.time_budget is not None:
-        print(f"planning {args.time_budget:g} min: timing {TIMED_STEPS + 1} training steps and an evaluation...")
-        plan = measure_plan(args, loaders, class_names, started, clock, ranks)
-    else:
-        plan = plan_for_epochs(args.epochs, steps_per_epoch)
-
-    if args.plan_only:
-        print(f"plan: {plan.describe()}")
-        return []
-    with RunFolder(args.out) if ranks.is_main else contextlib.nullcontext() as folder:
-        if folder and folder.removed_temporaries:
-            print(f"removed {len(folder.removed_temporaries)} unfinished temporary file(s) left in {args.out} "
-                  f"by an interrupted run: {', '.join(folder.removed_temporaries)}")
-        trainer = training_loop.Trainer(args, loaders, class_names, plan, clock=clock, ranks=ranks)
-        if checkpoint is not None:
-            trainer.restore(checkpoint)
-            if trainer.start_epoch >= plan.epochs and trainer.partial is None:
-                print(f"{checkpoint_path} already finished {trainer.start_epoch} epochs; nothing to do")
-                return trainer.history
-            print(f"resuming from {checkpoint_path}: epoch {trainer.start_epoch + 1}"
-                  + (f", after batch {trainer.partial['batches_done']}" if trainer.partial else ""))
-        else:
-            trainer.spent_seconds = clock() - started
-        parameters = sum(p.numel() for p in trainer.model.parameters())
-        print(f"{args.model}: {parameters:,} parameters, {len(train_images)} training and {len(test_images)} test "
-              f"images of {args.dataset}, batch {args.batch_size}, recipe {args.recipe}; writing to {args.out}")
-        print(f"plan: {plan.describe()}")
-        return trainer.fit()
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@ def sample_state():
                       "param_groups": [{"lr": 0.1, "params": [0, 7], "nesterov": True}]},
         "history": [{"loss": float("nan"), "acc": float("inf"), "neg": float("-inf")}],
         "shape": (2, (3, 4)), "name": "run", "none": None, "scalar": np.float32(2.5),
+        "scalar64": np.float64(-1.25),  # also a Python float: it must still come back as np.float64
         "__array__": "a user key that looks like a tag", "dict": {"array": 3},
     }
 

@@ -105,10 +105,17 @@ def test_repr_mentions_dtype_and_requires_grad():
     assert "requires_grad" not in repr(mg.tensor([1.0]))
 
 
-def test_astype_gives_a_new_leaf():
+def test_astype_is_recorded_like_float_and_double():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x.astype(np.float64)
-    assert y.dtype == np.float64 and y.is_leaf and not y.requires_grad
+    assert y.dtype == np.float64 and not y.is_leaf and y.requires_grad
+    (y * mg.tensor([3.0, 4.0], dtype=np.float64)).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.data.tolist() == [3.0, 4.0]
+    assert x.astype(np.float32) is x
+    cut = x.detach().astype(np.float64)
+    assert cut.is_leaf and not cut.requires_grad
+    with pytest.raises(TypeError, match="cannot cast a tensor that requires grad to int64"):
+        x.astype(np.int64)
 
 
 def test_tensor_of_a_tensor_takes_its_data():

@@ -13,9 +13,9 @@ of them take the same step and the weights stay the same everywhere. Read in thi
                           costs. ``buckets.py`` packs the gradients into a few flat arrays.
 4. ``sync_batchnorm.py``  ``SyncBatchNorm``: BatchNorm with the statistics of the whole job's batch.
 
-``python -m resnext_np.train`` uses all of it when started by ``mpiexec`` (README, "On several
-machines"). mpi4py is an optional dependency (``pip install -e ".[mpi]"``); everything here
-imports without it, and ``init()`` says how to install it.
+``python -m resnext_np.train`` uses all of it when started by ``mpiexec`` (docs/distributed.md).
+mpi4py is an optional dependency (``pip install -e ".[mpi]"``); everything here imports without it,
+and ``init()`` says how to install it.
 """
 
 from minigrad.distributed.ddp import DistributedDataParallel

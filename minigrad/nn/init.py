@@ -3,13 +3,23 @@
 fan_in of a weight is the number of inputs that feed one output unit: ``in_features`` for a
 Linear weight (out, in), ``in_channels/groups * kH * kW`` for a conv weight (out, in/groups, kH, kW).
 fan_out is ``out_features`` (Linear) or ``out_channels * kH * kW`` (conv).
+
+Every function writes through the versioned in-place op ``copy_`` under ``no_grad()``, as PyTorch's
+``torch.nn.init`` does: a graph that saved the tensor before sees the change (backward refuses it).
 """
 
 import math
 
 import numpy as np
 
+from minigrad.autograd import no_grad
 from minigrad.random import as_generator
+
+
+def _fill(tensor, values):
+    """``tensor.copy_(values)`` without recording a graph; returns ``tensor``."""
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def calculate_fan_in_and_fan_out(tensor):
@@ -45,37 +55,30 @@ def calculate_gain(nonlinearity, param=None):
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="relu", generator=None):
     """Fill with N(0, std^2), std = gain / sqrt(fan): keeps activations' variance stable through ReLUs."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    tensor.data[...] = as_generator(generator).normal(0.0, std, tensor.shape)
-    return tensor
+    return _fill(tensor, as_generator(generator).normal(0.0, std, tensor.shape))
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """Fill with U(-bound, bound), bound = gain * sqrt(3 / fan) (same variance as kaiming_normal_)."""
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
-    tensor.data[...] = as_generator(generator).uniform(-bound, bound, tensor.shape)
-    return tensor
+    return _fill(tensor, as_generator(generator).uniform(-bound, bound, tensor.shape))
 
 
 def uniform_(tensor, low=0.0, high=1.0, generator=None):
-    tensor.data[...] = as_generator(generator).uniform(low, high, tensor.shape)
-    return tensor
+    return _fill(tensor, as_generator(generator).uniform(low, high, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    tensor.data[...] = as_generator(generator).normal(mean, std, tensor.shape)
-    return tensor
+    return _fill(tensor, as_generator(generator).normal(mean, std, tensor.shape))
 
 
 def zeros_(tensor):
-    tensor.data[...] = 0
-    return tensor
+    return _fill(tensor, 0)
 
 
 def ones_(tensor):
-    tensor.data[...] = 1
-    return tensor
+    return _fill(tensor, 1)
 
 
 def constant_(tensor, value):
-    tensor.data[...] = value
-    return tensor
+    return _fill(tensor, value)

@@ -2,7 +2,8 @@
 
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (``__setattr__`` below), so
 ``parameters()`` and ``state_dict()`` can find everything by walking the attributes in the order
-they were set.  ``state_dict`` keys are dotted paths such as ``"stage1.0.conv_reduce.weight"``.
+they were set.  ``state_dict`` keys are dotted paths, such as a ResNeXt's first block's first
+convolution: ``"stage_1.stage_1_bottleneck_0.conv_reduce.weight"``.
 """
 
 import warnings

@@ -5,8 +5,9 @@ variable, ``op_recorder``; outside a profile it is ``None`` and the op runs as a
 off costs one branch per op.  Inside, the recorder runs the op's ``forward`` or ``backward`` itself,
 between two ``time.perf_counter()`` calls, and keeps an :class:`Event`.  ``Module.__call__`` tells
 the recorder which module is running, so each event carries the dotted name of its layer
-(``stage_2.0.conv_conv``), the name ``state_dict`` uses for that layer's parameters.  A backward
-event takes its layer from its forward event, which the recorder leaves on the op's ``ctx``.
+(``stage_2.stage_2_bottleneck_0.conv_conv``), the name ``state_dict`` uses for that layer's
+parameters.  A backward event takes its layer from its forward event, which the recorder leaves
+on the op's ``ctx``.
 
 The work an op did (FLOPs, bytes) is computed from the shapes as it is recorded
 (:mod:`minigrad.profiler.counts`); the machine's peaks are only looked up when a table or a

@@ -10,7 +10,8 @@ product's.  (The two percentages agree on the ridge.)  An op without FLOPs (a co
 is memory-bound by definition.
 
 Rows: ``group_by="op"`` sums per op and phase (``Conv2d``, ``Conv2d.backward``), ``"layer"`` per
-module of the model (``stage_2.0.conv_conv``), ``"algorithm"`` the convolutions per algorithm and phase.
+module of the model (``stage_2.stage_2_bottleneck_0.conv_conv``), ``"algorithm"`` the convolutions
+per algorithm and phase.
 """
 
 import glob

@@ -22,8 +22,9 @@ Each pickled batch is a dict with ``b'data'``: uint8 ``(N, 3072)``, one row per 
 pixels then all green then all blue, each plane row-major 32x32 -- so ``reshape(N, 3, 32, 32)``
 gives channel-first images directly.
 
-The pickles are read with :mod:`pickle`, which can run code hidden in a crafted file: load only
-archives you trust.  The default md5 check is what makes a downloaded archive trustworthy.
+The pickles are read by an unpickler that can only rebuild arrays (``cifar.py``'s
+``_DataOnlyUnpickler``), so a crafted batch file in the data folder cannot run code; the md5 check
+is what makes a downloaded archive the official one.
 
 >>> train, test = load_dataset("synthetic", n_train=20, n_test=10)
 >>> train.images.shape, train.images.dtype, train.labels.dtype, len(train.class_names)

@@ -18,6 +18,10 @@ from minigrad.kernels import ConvGeometry, conv
 from resnext_np.block import ResNeXtBottleneck
 from resnext_np.convert import convert
 
+# In every form the first two convolutions (in each branch, or grouped) are followed by their own
+# BatchNorm and ReLU, so the branches are not linear; the last one's BatchNorm comes at the merge.
+FOLLOWED_BY_BN_RELU = ("conv_reduce", "conv_conv")
+
 __all__ = ["FormsPicture", "forms_picture", "AlgorithmsPicture", "algorithms_picture", "choice_reasons"]
 
 

@@ -5,9 +5,10 @@ convolution's box carries its real weight shape, so a different ``--cardinality`
 ``--base-width`` redraws them with different numbers.
 """
 
+from resnext_np.explain.block_data import FOLLOWED_BY_BN_RELU
 from resnext_np.explain.plotting import ZERO_GREY, fit, group_colour, pyplot, save
 
-__all__ = ["form_stages", "draw_forms", "draw_algorithms"]
+__all__ = ["form_stages", "box_label", "draw_forms", "draw_algorithms"]
 
 MAX_BRANCHES = 4  # branches drawn side by side; a wider block shows the first three and "... more"
 _MERGE = {"a": "sum of the C branches", "b": "concatenate the C branches"}
@@ -36,12 +37,14 @@ def form_stages(layers, form):
     return stages
 
 
-def _box_label(name, shape, groups):
+def box_label(name, shape, groups):
     out_channels, per_group, kernel_h, kernel_w = shape
-    label = f"{name.split('.')[-1]} {kernel_h}x{kernel_w}\n{per_group * groups}->{out_channels}"
+    layer = name.split(".")[-1]
+    label = f"{layer} {kernel_h}x{kernel_w}\n{per_group * groups}->{out_channels}"
     if groups > 1:
         label += f", groups={groups}"
-    return label + f"\nweight {shape}"
+    label += f"\nweight {shape}"
+    return label + "\nthen BN, ReLU" if layer in FOLLOWED_BY_BN_RELU else label
 
 
 def _draw_form(axis, stages, picture, form):
@@ -63,7 +66,7 @@ def _draw_form(axis, stages, picture, form):
         width = columns / len(stage) if len(stage) <= MAX_BRANCHES else 1
         for i, (name, shape, groups) in enumerate(boxes):
             colour = group_colour(i, 0.6) if len(stage) > 1 else (group_colour(0, 0.8) if groups > 1 else ZERO_GREY)
-            axis.text(width * (i + 0.5), y, _box_label(name, shape, groups), ha="center", va="center",
+            axis.text(width * (i + 0.5), y, box_label(name, shape, groups), ha="center", va="center",
                       fontsize=6 if len(stage) > 2 else 7, bbox={"boxstyle": "round", "facecolor": colour})
         if len(boxes) < len(stage):
             axis.text(columns - 0.5, y, f"... {len(stage) - len(boxes)} more\nbranches like these",

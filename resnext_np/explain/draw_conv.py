@@ -22,9 +22,9 @@ def draw_groups(picture, folder):
     owner = picture.group_of_entry()
     row_owner = np.repeat(np.arange(geom.groups), geom.out_channels_per_group)[:, None]
     width = picture.dense_matrix.shape[1]
+    # One above the other (not side by side): a (O, C*kh*kw) matrix is already many times wider than tall.
     figure, (stored_axis, dense_axis) = plt.subplots(
-        1, 2, figsize=fit(2.5 + 0.2 * (width + geom.col_rows), 1.2 + 0.25 * geom.out_channels),
-        gridspec_kw={"width_ratios": [geom.col_rows, width]})
+        2, 1, figsize=fit(2.5 + 0.2 * width, 2 * (1.5 + 0.25 * geom.out_channels)))
     draw_matrix(stored_axis, picture.grouped_matrix, np.broadcast_to(row_owner, picture.grouped_matrix.shape),
                 title=f"stored grouped weight {geom.weight_shape}\nas ({geom.out_channels}, {geom.col_rows}): "
                       f"{picture.grouped_matrix.size} numbers")

@@ -4,6 +4,7 @@ Every function takes a picture record from ``conv_data`` / ``block_data`` and re
 nothing here computes a number the library did not (a sum is only written out term by term).
 """
 
+from resnext_np.explain.block_data import FOLLOWED_BY_BN_RELU
 from resnext_np.explain.conv_data import window_mask
 
 __all__ = ["grid", "groups_text", "im2col_text", "step_text", "forms_text", "algorithms_text"]
@@ -92,7 +93,8 @@ def forms_text(picture):
     for form in ("a", "b", "c"):
         lines += ["", titles[form]]
         for name, shape, groups in picture.layers[form]:
-            lines.append(f"  {name:<28} weight {str(shape):<18} groups={groups}")
+            after = "  then BN, ReLU" if name.split(".")[-1] in FOLLOWED_BY_BN_RELU else ""
+            lines.append(f"  {name:<28} weight {str(shape):<18} groups={groups}{after}")
     lines += ["", "converted from form (c)'s weights with resnext_np.convert; largest |difference| of the outputs:",
               f"  (a) vs (c): {picture.differences['a']:.3g}    (b) vs (c): {picture.differences['b']:.3g}"]
     return "\n".join(lines)

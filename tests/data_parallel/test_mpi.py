@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mpi_helpers import REPO_ROOT, SCRIPTS, mpi_environment, mpiexec_command, run_on_ranks, run_script
 
-from resnext_np.checkpoint import load_checkpoint
+from resnext_np.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 TRAIN = ["-m", "resnext_np.train", "--epochs", "3", "--train-size", "96", "--test-size", "32", "--batch-size", "16",

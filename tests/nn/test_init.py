@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad import nn
 from minigrad.nn import init
 
@@ -68,3 +69,14 @@ def test_normal_and_uniform_are_seeded():
     np.testing.assert_array_equal(init.normal_(empty(50), 1.0, 2.0, generator=4).data, first)
     values = init.uniform_(empty(1000), -2.0, -1.0, generator=4).data
     assert values.min() >= -2.0 and values.max() < -1.0
+
+
+@pytest.mark.parametrize("fill", [lambda w: init.normal_(w), lambda w: init.kaiming_uniform_(w), init.zeros_,
+                                  lambda w: init.constant_(w, 0.5)], ids=["normal_", "kaiming_uniform_", "zeros_",
+                                                                           "constant_"])
+def test_init_writes_through_the_versioned_copy_so_a_saved_graph_notices(fill):
+    weight = mg.nn.Parameter(mg.ones(3, 4))
+    loss = (weight * weight).sum()
+    assert fill(weight) is weight and weight._version == 1 and weight._last_inplace_op == "copy_"
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*copy_"):
+        loss.backward()

@@ -16,7 +16,8 @@ from minigrad.kernels.im2col import col2im, im2col
 from resnext_np.convert import from_grouped_state
 from resnext_np.explain import block_data, conv_data
 from resnext_np.explain.__main__ import main
-from resnext_np.explain.draw_block import form_stages
+from resnext_np.explain.draw_block import box_label, form_stages
+from resnext_np.explain.text import forms_text
 from conv_cases import CASES, make_case  # tests/ is on sys.path (tests/conftest.py)
 
 
@@ -130,6 +131,10 @@ def test_forms_are_converted_from_one_block_and_agree():
     assert [len(stage) for stage in a_stages[:3]] == [4, 4, 4] and a_stages[3] == "sum of the C branches"
     b_stages = form_stages(picture.layers["b"], "b")
     assert b_stages[2] == "concatenate the C branches" and b_stages[3][0][:2] == ("conv_expand", (32, 16, 1, 1))
+    # Every branch applies BN and ReLU after its first two convolutions: the drawing says so, there only.
+    assert box_label(*a_stages[0][1]).endswith("then BN, ReLU") and box_label(*a_stages[1][1]).endswith("then BN, ReLU")
+    assert "BN" not in box_label(*a_stages[2][1]) and "BN" not in box_label(*b_stages[3][0])
+    assert "conv_reduce" in forms_text(picture).split("then BN, ReLU")[0]
 
 
 # ---------------------------------------------------------------------------------------- CLI

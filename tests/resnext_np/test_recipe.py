@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from resnext_np import budget, evaluate, recipe, scoring, train
-from resnext_np.checkpoint import load_checkpoint
+from resnext_np import evaluate, train
 from resnext_np.model import build_model
+from resnext_np.training import budget, recipe, scoring
+from resnext_np.training import run as run_module
+from resnext_np.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 TINY = ["--train-size", "96", "--test-size", "64", "--batch-size", "32", "--no-progress"]
 
@@ -137,7 +139,7 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
     argv = TINY + ["--time-budget", "1", "--ema-decay", "0.9", "--out", str(tmp_path / "stopped")]  # EMA resumes too
     history = train.run(train.parse_args(argv), clock=FakeClock(tick=1.0))  # the loop reads the clock > once a step
     out = capsys.readouterr().out
-    saved = load_checkpoint(tmp_path / "stopped" / train.CHECKPOINT_NAME)
+    saved = load_checkpoint(tmp_path / "stopped" / CHECKPOINT_NAME)
     plan = budget.plan_from_dict(saved["plan"])
     assert plan.step_seconds == 1.0 and plan.budget_seconds == 60.0 and f"plan: {plan.describe()}" in out
     assert "the time budget of 1 min ran out at epoch" in out and saved["partial_epoch"] is not None
@@ -147,19 +149,19 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
 
     resumed = train.run(train.parse_args(argv + ["--resume"]), clock=FakeClock(tick=0.0))
     # The same plan without a deadline, in one go.
-    monkeypatch.setattr(train, "measure_plan", lambda *args, **kwargs: plan._replace(budget_seconds=0.0))
+    monkeypatch.setattr(run_module, "measure_plan", lambda *args, **kwargs: plan._replace(budget_seconds=0.0))
     straight = train.run(train.parse_args(TINY + ["--time-budget", "1", "--ema-decay", "0.9",
                                                   "--out", str(tmp_path / "straight")]))
     keep = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "test_acc_flip_tta")
     assert [{k: row.get(k) for k in keep} for row in resumed] == [{k: row.get(k) for k in keep} for row in straight]
     assert len(straight) == plan.epochs
-    a = load_checkpoint(tmp_path / "stopped" / train.CHECKPOINT_NAME)
-    b = load_checkpoint(tmp_path / "straight" / train.CHECKPOINT_NAME)
+    a = load_checkpoint(tmp_path / "stopped" / CHECKPOINT_NAME)
+    b = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)
     for name in b["model"]:
         np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
         np.testing.assert_array_equal(a["ema"]["average"][name], b["ema"]["average"][name], err_msg=name)
     capsys.readouterr()
-    assert evaluate.main([str(tmp_path / "straight" / train.CHECKPOINT_NAME), "--test-size", "64", "--no-plot"]) == 0
+    assert evaluate.main([str(tmp_path / "straight" / CHECKPOINT_NAME), "--test-size", "64", "--no-plot"]) == 0
     assert "(moving average of the weights): test accuracy" in capsys.readouterr().out
 
 
@@ -189,10 +191,10 @@ def test_cifar_command_plans_a_budget_trains_and_evaluates_with_tta(tmp_path, ca
     assert code == 0, printed
     assert "recipe cpu" in printed and "plan: " in printed and "in a budget of 0.5 min" in printed
     assert "flip test-time augmentation" in printed  # at the end, or when it stopped on time
-    checkpoint = load_checkpoint(out / train.CHECKPOINT_NAME)
+    checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
     assert checkpoint["args"]["label_smoothing"] == 0.1 and checkpoint["args"]["flip_tta"] is True
     assert checkpoint["ema"] is None  # the cpu recipe keeps no moving average (docs/cpu_recipe.md)
-    assert evaluate.main([str(out / train.CHECKPOINT_NAME)]) == 0
+    assert evaluate.main([str(out / CHECKPOINT_NAME)]) == 0
     report = capsys.readouterr().out
     assert "test accuracy" in report and "with flip test-time augmentation (the recipe's)" in report
     pytest.importorskip("matplotlib")

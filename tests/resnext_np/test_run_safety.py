@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from resnext_np import divergence, evaluate, metrics, scoring, train, trainer
-from resnext_np.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnext_np.run_folder import RunFolder, RunFolderError
+from resnext_np import evaluate, train
+from resnext_np.training import divergence, loaders, loop, metrics, scoring
+from resnext_np.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from resnext_np.training.metrics import METRICS_NAME
+from resnext_np.training.run_folder import RunFolder, RunFolderError
 
 ONE_EPOCH = ["--epochs", "1", "--train-size", "64", "--test-size", "32", "--batch-size", "32", "--no-progress"]
 
@@ -59,12 +61,12 @@ def test_resume_next_to_an_old_pickle_checkpoint_names_the_conversion(tmp_path, 
 
 
 def test_a_flipped_byte_in_a_checkpoint_stops_resume_and_evaluate(finished_run, tmp_path, capsys):
-    data = bytearray((finished_run / train.CHECKPOINT_NAME).read_bytes())
+    data = bytearray((finished_run / CHECKPOINT_NAME).read_bytes())
     data[len(data) // 2] ^= 0x10
-    (tmp_path / train.CHECKPOINT_NAME).write_bytes(bytes(data))
+    (tmp_path / CHECKPOINT_NAME).write_bytes(bytes(data))
     code, _, err = run_main(ONE_EPOCH + ["--epochs", "2", "--out", str(tmp_path), "--resume"], capsys)
     assert code == 2 and "is corrupt: its sha256 is" in err
-    assert evaluate.main([str(tmp_path / train.CHECKPOINT_NAME)]) == 2
+    assert evaluate.main([str(tmp_path / CHECKPOINT_NAME)]) == 2
     assert "is corrupt" in capsys.readouterr().err
 
 
@@ -80,12 +82,12 @@ def test_a_second_run_in_a_locked_folder_is_refused(tmp_path, capsys):
     with RunFolder(str(tmp_path)):
         code, _, err = run_main(ONE_EPOCH + ["--out", str(tmp_path)], capsys)
     assert code == 2 and f"another run (pid {os.getpid()}) is using {tmp_path}" in err
-    assert not (tmp_path / train.CHECKPOINT_NAME).exists()
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
 
 
 def test_the_lock_of_a_killed_run_is_taken_over_and_its_temporary_files_removed(tmp_path):
     killed = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from resnext_np.run_folder import RunFolder\n"
+                               "from resnext_np.training.run_folder import RunFolder\n"
                                f"with RunFolder({str(tmp_path)!r}):\n"
                                "    print('locked', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     assert killed.stdout.readline().strip() == "locked"
@@ -155,21 +157,21 @@ def test_divergence_in_the_first_epoch_names_the_layer_and_claims_no_checkpoint(
     assert code == 3
     assert "at epoch 1, step" in err and "it started in stage_" in err and "(Conv2d)" in err
     assert "no checkpoint was written" in err and "--lr (now 1e+30)" in err
-    assert not (tmp_path / train.CHECKPOINT_NAME).exists()
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
 
 
 def test_an_infinite_batchnorm_variance_is_caught_and_the_good_checkpoint_kept(finished_run, tmp_path, monkeypatch, capsys):
-    (tmp_path / train.CHECKPOINT_NAME).write_bytes((finished_run / train.CHECKPOINT_NAME).read_bytes())
-    good = (tmp_path / train.CHECKPOINT_NAME).read_bytes()
+    (tmp_path / CHECKPOINT_NAME).write_bytes((finished_run / CHECKPOINT_NAME).read_bytes())
+    good = (tmp_path / CHECKPOINT_NAME).read_bytes()
     real_step = mg.optim.SGD.step
     model_holder = {}
-    real_build = trainer.build_model
+    real_build = loop.build_model
 
     def build_and_keep(*args, **kwargs):
         model_holder["model"] = model = real_build(*args, **kwargs)
         return model
 
-    monkeypatch.setattr(trainer, "build_model", build_and_keep)
+    monkeypatch.setattr(loop, "build_model", build_and_keep)
 
     def poison_running_var(optimizer):
         real_step(optimizer)
@@ -180,19 +182,19 @@ def test_an_infinite_batchnorm_variance_is_caught_and_the_good_checkpoint_kept(f
     code, _, err = run_main(ONE_EPOCH + ["--epochs", "2", "--out", str(tmp_path), "--resume"], capsys)
     assert code == 3
     assert "bn_1.running_var became non-finite at epoch 2, step 1" in err
-    assert f"the last good checkpoint (end of epoch 1) is kept in {tmp_path / train.CHECKPOINT_NAME}" in err
-    assert (tmp_path / train.CHECKPOINT_NAME).read_bytes() == good
+    assert f"the last good checkpoint (end of epoch 1) is kept in {tmp_path / CHECKPOINT_NAME}" in err
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == good
 
 
 def test_a_non_finite_test_loss_stops_the_run_without_saving_that_epoch(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(scoring, "evaluate", lambda model, loader, flip_tta=False: (math.nan, 0.1, None, None))
+    monkeypatch.setattr(scoring, "score", lambda model, loader, flip_tta=False: (math.nan, 0.1, None, None))
     code, _, err = run_main(ONE_EPOCH + ["--out", str(tmp_path)], capsys)
     assert code == 3 and "the test loss became nan at epoch 1" in err and "no checkpoint was written" in err
-    assert not (tmp_path / train.CHECKPOINT_NAME).exists() and not (tmp_path / train.METRICS_NAME).exists()
+    assert not (tmp_path / CHECKPOINT_NAME).exists() and not (tmp_path / METRICS_NAME).exists()
 
 
 def test_a_checkpoint_with_non_finite_buffers_is_neither_saved_nor_loaded(finished_run, tmp_path):
-    state = load_checkpoint(finished_run / train.CHECKPOINT_NAME)
+    state = load_checkpoint(finished_run / CHECKPOINT_NAME)
     name = next(key for key in state["model"] if key.endswith("running_var"))
     state["model"][name][0] = np.inf
     with pytest.raises(CheckpointError, match=f"not saving .*: model.{name} holds non-finite values"):
@@ -231,33 +233,34 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
                "--batch-size", "16", "--no-progress", "--out", str(out_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out_dir / train.CHECKPOINT_NAME).exists() and process.poll() is None and time.monotonic() < deadline:
+    while not (out_dir / CHECKPOINT_NAME).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM: finishing this step, saving a checkpoint" in err and "saved" in out
-    assert load_checkpoint(out_dir / train.CHECKPOINT_NAME)["partial_epoch"] is not None
+    saved = load_checkpoint(out_dir / CHECKPOINT_NAME)  # inside epoch 2, or at its start if the signal came
+    assert saved["partial_epoch"] is not None or saved["epoch"] == 1  # during epoch 1's evaluation
 
 
 def test_no_progress_also_hides_the_download_bar(monkeypatch):
     seen = {}
-    real_load_dataset = train.datasets.load_dataset
+    real_load_dataset = loaders.datasets.load_dataset
 
     def recording_load_dataset(name, **options):
         seen.update(options)
         return real_load_dataset(name, **options)
 
-    monkeypatch.setattr(train.datasets, "load_dataset", recording_load_dataset)
-    train.load_data(train.parse_args(ONE_EPOCH))
+    monkeypatch.setattr(loaders.datasets, "load_dataset", recording_load_dataset)
+    loaders.load_data(train.parse_args(ONE_EPOCH))
     assert seen["progress"] is False
-    train.load_data(train.parse_args([]))
+    loaders.load_data(train.parse_args([]))
     assert seen["progress"] is True
 
 
 def test_a_second_ctrl_c_ends_the_process_with_interrupted_and_no_traceback():
     script = ("import os, signal, time\n"
-              "from resnext_np.stop import StopFlag\n"
+              "from resnext_np.training.stop import StopFlag\n"
               "with StopFlag() as stop:\n"
               "    os.kill(os.getpid(), signal.SIGINT)\n"
               "    assert stop.requested\n"
@@ -271,8 +274,8 @@ def test_a_second_ctrl_c_ends_the_process_with_interrupted_and_no_traceback():
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(finished_run, tmp_path, monkeypatch, capsys):
-    (tmp_path / train.CHECKPOINT_NAME).write_bytes((finished_run / train.CHECKPOINT_NAME).read_bytes())
-    good = (tmp_path / train.CHECKPOINT_NAME).read_bytes()
+    (tmp_path / CHECKPOINT_NAME).write_bytes((finished_run / CHECKPOINT_NAME).read_bytes())
+    good = (tmp_path / CHECKPOINT_NAME).read_bytes()
 
     def disk_full(state, path):
         raise OSError(28, "No space left on device")
@@ -280,6 +283,6 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(finished_run,
     monkeypatch.setattr(mg, "save", disk_full)
     code, _, err = run_main(ONE_EPOCH + ["--epochs", "2", "--out", str(tmp_path), "--resume"], capsys)
     assert code == 2 and "Traceback" not in err
-    assert err.strip() == (f"error: could not write {tmp_path / train.CHECKPOINT_NAME}: No space left on device; "
+    assert err.strip() == (f"error: could not write {tmp_path / CHECKPOINT_NAME}: No space left on device; "
                            f"the previous checkpoint (end of epoch 1) is kept")
-    assert (tmp_path / train.CHECKPOINT_NAME).read_bytes() == good
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == good

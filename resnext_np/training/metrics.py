@@ -31,7 +31,7 @@ def plot_curves(out_dir, history, title=None):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter, MaxNLocator
+        from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
     except ImportError:
         return 'matplotlib is not installed, so no curves.png (pip install "minigrad-resnext[plot]")'
     epochs = [row["epoch"] for row in history]
@@ -43,9 +43,11 @@ def plot_curves(out_dir, history, title=None):
     loss_axis.plot(epochs, series("train_loss"), "o-", label="train", clip_on=False)
     loss_axis.plot(epochs, series("test_loss"), "o-", label="test", clip_on=False)
     loss_axis.set_yscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 2.2, not 2.2x10^0
-    loss_axis.yaxis.set_major_formatter(plain)
-    loss_axis.yaxis.set_minor_formatter(plain)
+    # Labels at 1, 2 and 5 times a power of ten, written 0.5 and 2 (not 5x10^-1); the other ticks
+    # unlabelled, so that no two labels collide ("9" beside "10").
+    loss_axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    loss_axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    loss_axis.yaxis.set_minor_formatter(NullFormatter())
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy (log scale)", title="loss")
     accuracy_axis.plot(epochs, series("train_acc"), "o-", label="train", clip_on=False)
     accuracy_axis.plot(epochs, series("test_acc"), "o-", label="test", clip_on=False)
@@ -69,7 +71,9 @@ def plot_curves(out_dir, history, title=None):
     loss_axis.legend()
     lines = accuracy_axis.get_legend_handles_labels()
     rate_lines = rate_axis.get_legend_handles_labels()
-    accuracy_axis.legend(lines[0] + rate_lines[0], lines[1] + rate_lines[1], loc="lower right", fontsize=8)
+    # Below the plot: inside, it covered the learning rate as it decays to zero at the right.
+    accuracy_axis.legend(lines[0] + rate_lines[0], lines[1] + rate_lines[1], loc="upper center", fontsize=8,
+                         bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
     if title:
         figure.suptitle(title)
     figure.tight_layout()

@@ -91,7 +91,7 @@ def existing_checkpoint(folder):
 
 
 def _option(key):
-    return "mpiexec -n" if key == "ranks" else f"--{key.replace('_', '-')}"  # ranks: resnext_np/ranks.py
+    return "mpiexec -n" if key == "ranks" else f"--{key.replace('_', '-')}"  # ranks: ranks.py
 
 
 def check_same_options(options, saved):

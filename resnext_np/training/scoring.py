@@ -22,8 +22,11 @@ def class_probabilities(model, images, flip_tta=False):
     return probabilities
 
 
-def evaluate(model, loader, flip_tta=False):
+def score(model, loader, flip_tta=False):
     """(mean loss, accuracy, predictions, labels) over a loader, in eval mode.
+
+    ``resnext_np/fit.py``'s ``evaluate`` is the taught version of this (loss and accuracy only);
+    this one also averages flipped images and returns what a confusion matrix needs.
 
     The loss is the cross-entropy of the (averaged) probabilities: -mean log p(label).
     """

@@ -20,7 +20,7 @@ import fcntl
 import glob
 import os
 
-from resnext_np.checkpoint import CHECKPOINT_NAME, existing_checkpoint, load_for_resume
+from resnext_np.training.checkpoint import CHECKPOINT_NAME, existing_checkpoint, load_for_resume
 
 LOCK_NAME = ".lock"
 TEMPORARY_PATTERN = ".tmp-*"

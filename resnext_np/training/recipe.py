@@ -6,7 +6,7 @@ parameter, the learning rate divided by 10 at 50% and 75% of training.
 
 ``cpu``: the same model and optimiser with the tricks that the fast-CIFAR literature measured to pay
 per unit of compute (Smith & Topin 2017; Page 2018; He et al. 2019 "Bag of tricks"; Jordan 2024),
-each kept only if a held-out measurement here said it pays (README's CIFAR section has the table):
+each kept only if a held-out measurement here said it pays (docs/cpu_recipe.md has the table):
 
 * batch 32 with a peak learning rate of 0.2: four times the updates of batch 128 per epoch, at
   about 80% of its images per second on 2 cores; a short run is short of updates, not of images;
@@ -70,9 +70,10 @@ def initialise(model, options):
     from resnext_np.block import ResNeXtBottleneck
 
     if options.zero_init_residual:
-        for module in model.modules():
-            if isinstance(module, ResNeXtBottleneck):
-                module.bn_expand.weight.data[...] = 0.0
+        with mg.no_grad():
+            for module in model.modules():
+                if isinstance(module, ResNeXtBottleneck):
+                    module.bn_expand.weight.zero_()  # versioned, as every in-place write to a parameter
     return model
 
 

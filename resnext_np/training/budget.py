@@ -91,9 +91,5 @@ def time_calls(call, repeats, clock=time.perf_counter):
     return seconds[len(seconds) // 2]
 
 
-def plan_to_dict(plan):
-    return plan._asdict()
-
-
 def plan_from_dict(values):
     return Plan(**values)

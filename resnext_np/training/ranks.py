@@ -34,7 +34,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import distributed
 from minigrad.data import DataLoader
-from minigrad.distributed import MPINotInstalled, launched_world_size  # noqa: F401 (used by train.py)
+from minigrad.distributed import MPINotInstalled, launched_world_size  # noqa: F401 (train.py imports them from here)
 
 
 class OneProcess:
@@ -131,7 +131,7 @@ class Ranks(OneProcess):
     def checkpoint_from_main(self, checkpoint, path):
         """Rank 0's checkpoint (already loaded and checked there) on every rank: its file's bytes are
         sent, and each rank reads them as ``minigrad.load`` reads any file, checksum included."""
-        from resnext_np.checkpoint import load_checkpoint
+        from resnext_np.training.checkpoint import load_checkpoint
 
         has_checkpoint = self.from_main("yes" if checkpoint is not None else "no") == "yes"
         if not has_checkpoint:
