@@ -6,8 +6,11 @@ Builds student copies of this tree, each with one task stubbed (graded on every 
 others carry the teacher's solution and run all their tests), then makes of them: solved-but-one,
 unsolved (every task stubbed), crashing (the stubbed task segfaults or calls os._exit), looping
 (it never returns) and tampering copies (a conftest hook turning failures into passes, a changed
-setup.cfg, an edited test, a grader of their own). Every copy's expected marks are known: all
-points but its stubbed task's (unsolved: 0). Prints the wall time, the time per submission, and
+setup.cfg, an edited test, a grader of their own). The marks each copy must get: an unsolved copy
+0; a solved-but-one copy all points but its stubbed task's, and at most also those of the tasks
+declared to depend on it (a stubbed t02 fails t14 too, whose training loop needs unbroadcasting;
+a stubbed t12 does not, as t14's graded test trains with Adam); a crashing or tampering copy
+exactly what the solved copies with the same task stubbed got (they must agree). Prints the wall time, the time per submission, and
 whether every tampering copy got exactly the marks its solutions earn. Run it on a quiet machine.
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from minigrad.classroom.build import build_student_copy, default_source_root
 from minigrad.classroom.grade_class import grade_class
-from minigrad.classroom.tasks import TASKS, get_task
+from minigrad.classroom.tasks import TASKS, dependency_closure, get_task
 
 STUBBED = ["t12_sgd_momentum", "t11_pointwise_conv", "t02_unbroadcast", "t08_block_converter", "t15_numba_speedup"]
 FILE_OF = {task_id: get_task(task_id).files[0] for task_id in STUBBED}
@@ -27,6 +30,11 @@ CRASH = {"segfault": "import ctypes; ctypes.string_at(0)", "exit": "import os; o
 HOOK = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
         "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
 TOTAL = sum(task.points for task in TASKS)
+
+
+def points_at_risk(task_id):
+    """The most a copy can lose when only ``task_id`` is unsolved: its own points and its dependents'."""
+    return sum(task.points for task in TASKS if task_id in dependency_closure(task.id))
 
 
 def replace_stubs(copy, rel_path, code):
@@ -39,15 +47,15 @@ def replace_stubs(copy, rel_path, code):
 
 
 def make_class(folder):
-    """30 submissions; returns {name: expected points, or None where it depends on nothing but crashing}."""
-    expected, source = {}, default_source_root()
+    """30 submissions; returns {name: (kind, stubbed task id)}."""
+    kinds, source = {}, default_source_root()
     for n in range(30):
         task_id = STUBBED[n % len(STUBBED)]
         kind = ["solved", "unsolved", "crash", "tamper", "solved", "tamper"][n % 6]
         name = f"{n:02d}-{kind}-{task_id[:3]}"
         copy = folder / name
         build_student_copy(copy, source=source, task_ids=None if kind == "unsolved" else [task_id])
-        expected[name] = 0.0 if kind == "unsolved" else float(TOTAL - get_task(task_id).points)
+        kinds[name] = (kind, task_id)
         if kind == "crash":
             replace_stubs(copy, FILE_OF[task_id], CRASH[["segfault", "exit", "loop"][n // 6 % 3]])
         if kind == "tamper":
@@ -55,7 +63,30 @@ def make_class(folder):
             (copy / "tests/conftest.py").write_text(HOOK)
             (copy / "setup.cfg").write_text("[tool:pytest]\naddopts = -p no:python\n")
             (copy / "minigrad/classroom/grade.py").write_text("def grade(*a, **k):\n    return {'points_earned': 999}\n")
-    return expected
+    return kinds
+
+
+def unexpected_marks(marks, kinds):
+    """{name: (got, expected)} for every copy whose marks break the rules of the module docstring."""
+    solved = {}
+    for name, (kind, task_id) in kinds.items():
+        if kind == "solved":
+            solved.setdefault(task_id, set()).add(marks[name])
+    wrong = {}
+    for name, (kind, task_id) in kinds.items():
+        if kind == "unsolved":
+            expected = "0"
+            ok = marks[name] == 0
+        elif kind == "solved":
+            low, high = TOTAL - points_at_risk(task_id), TOTAL - get_task(task_id).points
+            expected = f"{low}..{high}, as every solved copy with {task_id} stubbed"
+            ok = low <= marks[name] <= high and len(solved[task_id]) == 1
+        else:
+            expected = f"the solved copies' {sorted(solved[task_id])}"
+            ok = solved[task_id] == {marks[name]}
+        if not ok:
+            wrong[name] = (marks[name], expected)
+    return wrong
 
 
 def main(argv=None):
@@ -66,12 +97,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="grade-class-bench-") as scratch:
         folder = Path(args.keep or scratch) / "class"
         folder.mkdir(parents=True)
-        expected = make_class(folder)
+        kinds = make_class(folder)
         started = time.monotonic()
         result = grade_class(folder, workers=args.workers, task_ids=[task.id for task in TASKS])
         wall = time.monotonic() - started
-    wrong = {row["student"]: (row["points_earned"], expected[row["student"]]) for row in result["rows"]
-             if row["points_earned"] != expected[row["student"]]}
+    wrong = unexpected_marks({row["student"]: row["points_earned"] for row in result["rows"]}, kinds)
     tampering = [row for row in result["rows"] if "-tamper-" in row["student"]]
     print(f"{len(result['rows'])} submissions, {args.workers} workers: wall {wall:.1f} s, "
           f"{wall / len(result['rows']):.1f} s per submission (grading time each: "

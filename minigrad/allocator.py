@@ -25,8 +25,9 @@ def reuse_freed_memory():
     training step of resnext11_4x8d_w1 at batch 32 took about 28,000 faults and 70 ms of kernel
     time. With ``INT_MAX`` (2 GiB) it takes a handful (``tests/test_allocator.py`` counts them).
 
-    ``import minigrad`` calls it, for every program that uses minigrad. Returns True if the setting took, False where there is no
-    glibc (other platforms: nothing changes). It lasts for the life of the process.
+    ``import minigrad`` calls it, for every program that uses minigrad. Returns True if the setting
+    took, False where there is no glibc (other platforms: nothing changes). It lasts for the life of
+    the process.
     """
     if not sys.platform.startswith("linux"):
         return False
