@@ -1,6 +1,18 @@
-"""A check shared by the tests of the fused BatchNorm kernels (tests/kernels/test_batchnorm_*relu_cpu.py)."""
+"""Inputs and a check shared by the tests of the fused BatchNorm kernels (tests/kernels/test_batchnorm_*relu_cpu.py)."""
 
 import numpy as np
+
+DTYPES_AND_TOLERANCES = [(np.float64, 1e-12), (np.float32, 2e-5)]
+SHAPES = [(4, 3, 10), (2, 5, 1), (3, 2, 64)]  # (N, C, S): one value per channel and image included
+
+
+def random_inputs(shape, dtype):
+    """x (mean 2, std 3), weight in [0.5, 2], bias, grad_out and a residual, all in ``dtype``."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    weight, bias = rng.uniform(0.5, 2, shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    grad_out, residual = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    return x, weight, bias, grad_out, residual
 
 
 def assert_gradients_close(got, expected, grad_out, gamma_inv_std, rtol):

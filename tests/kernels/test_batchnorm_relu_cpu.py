@@ -13,17 +13,14 @@ import minigrad as mg
 from minigrad.functions.batchnorm import BatchNormReLU, batch_norm_relu
 from minigrad.kernels import batchnorm_cpu, batchnorm_relu_cpu, relu_cpu
 
-from batchnorm_checks import assert_gradients_close
+from batchnorm_checks import DTYPES_AND_TOLERANCES, SHAPES, assert_gradients_close, random_inputs
 
 
 @pytest.mark.kernels
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-@pytest.mark.parametrize("shape", [(4, 3, 10), (2, 5, 1), (3, 2, 64)])
+@pytest.mark.parametrize("dtype, rtol", DTYPES_AND_TOLERANCES)
+@pytest.mark.parametrize("shape", SHAPES)
 def test_fused_kernels_compute_what_batchnorm_then_relu_compute(shape, dtype, rtol):
-    rng = np.random.default_rng(0)
-    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
-    weight, bias = rng.uniform(0.5, 2, shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
-    grad_out = rng.standard_normal(shape).astype(dtype)
+    x, weight, bias, grad_out, _ = random_inputs(shape, dtype)
 
     fused, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(x, weight, bias, 1e-5, True)
     plain = batchnorm_cpu.batch_norm_forward(x, weight, bias, 1e-5)[0]
