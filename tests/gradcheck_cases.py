@@ -274,6 +274,18 @@ CASES["BatchNormAddReLU"] = {
         lambda x, r: batchnorm.batch_norm_add_relu(x, r, np.zeros(3), np.ones(3), training=True) * r,
         lambda rng: (leaf(rng, 5, 3), leaf(rng, 5, 3))),
 }
+CASES["BatchNormEval"] = {
+    # evaluation: the running statistics are constants; random inputs keep ReLU's kink away
+    "eval, 4-D, affine": (
+        lambda x, w, b: batchnorm.batch_norm(x, np.array([0.3, -1.0, 2.0]), np.array([0.5, 1.5, 4.0]), w, b),
+        lambda rng: (leaf(rng, 2, 3, 3, 2), positive(rng, 3), leaf(rng, 3))),
+    "eval, relu, 2-D, x used again": (
+        lambda x, w: batchnorm.batch_norm_relu(x, np.zeros(3), np.full(3, 2.0), w) * x,
+        lambda rng: (leaf(rng, 5, 3), positive(rng, 3))),
+    "eval, residual and relu, 4-D": (
+        lambda x, r, w, b: batchnorm.batch_norm_add_relu(x, r, np.array([0.1, 0.2]), np.array([1.0, 3.0]), w, b),
+        lambda rng: (leaf(rng, 2, 2, 3, 3), leaf(rng, 2, 2, 3, 3), positive(rng, 2), leaf(rng, 2))),
+}
 # The same formulas with the sums over ranks: here a world of one rank (tests/data_parallel checks several).
 CASES["SyncBatchNormFunction"] = {
     "one rank, 4-D, affine, running stats updated": (

@@ -15,16 +15,16 @@ Backward (derived by following mean and var through xhat; all sums over the M va
 The running statistics follow PyTorch: ``running = (1 - momentum) * running + momentum * batch``,
 with the *unbiased* variance (``var * M / (M - 1)``) for ``running_var``.
 Evaluation mode normalises with the running statistics: y is then an affine function of x,
-built from elementwise ops.
+``y = x * scale + shift`` with ``scale = gamma * inv_std`` and ``shift = beta - scale * running_mean``
+per channel, so ``dx = dy * scale``, ``dgamma = sum dy * xhat``, ``dbeta = sum dy``
+(:class:`BatchNormEval`, one pass each way).
 """
 
 import numpy as np
 
 from minigrad.autograd import Function, array_hint
-from minigrad.functions import elementwise
-from minigrad.functions.activation import relu
 from minigrad.functions.dtypes import require_float
-from minigrad.kernels import batchnorm_cpu, batchnorm_relu_cpu
+from minigrad.kernels import batchnorm_cpu, batchnorm_eval_cpu, batchnorm_relu_cpu, relu_cpu
 from minigrad.kernels.threads import use_numba_threads
 from minigrad.tensor import Tensor
 
@@ -90,6 +90,41 @@ class BatchNormAddReLU(Function):
         return _fused_backward(ctx, grad_out, with_residual=True)
 
 
+class BatchNormEval(Function):
+    """Evaluation mode, with the running statistics: ``y = x * scale + shift`` per channel, then
+    ``+ residual`` if one is given (a fourth input) and ``max(., 0)`` if ``relu``: what the layers
+    :class:`BatchNorm`, :class:`BatchNormReLU` and :class:`BatchNormAddReLU` compute in ``eval()``.
+
+    The forward is one pass (``kernels/batchnorm_eval_cpu.py``) with the same numbers as the
+    elementwise ops ``x * scale + shift (+ residual)``, ``relu``; the backward is NumPy (training
+    never runs it).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *residual, running_mean, running_var, eps, relu):
+        inv_std = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype)
+        scale = weight * inv_std
+        shift = bias - scale * running_mean.astype(x.dtype)
+        as_3d = x.reshape(x.shape[0], x.shape[1], -1)
+        use_numba_threads()
+        y = batchnorm_eval_cpu.affine_forward(as_3d, scale, shift, relu,
+                                              residual[0].reshape(as_3d.shape) if residual else None)
+        ctx.save_for_backward(x, y if relu else None, scale, inv_std, running_mean.astype(x.dtype))
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, y, scale, inv_std, mean = ctx.saved_tensors
+        grad = grad_out if y is None else relu_cpu.relu_backward(grad_out, y.reshape(grad_out.shape))
+        channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # broadcasts a (C,) array over (N, C, ...)
+        over_values = (0,) + tuple(range(2, x.ndim))     # every axis but the channel's
+        need = ctx.needs_input_grad
+        grad_x = grad * scale.reshape(channel) if need[0] else None
+        grad_weight = (grad * ((x - mean.reshape(channel)) * inv_std.reshape(channel))).sum(axis=over_values) if need[1] else None
+        grad_bias = grad.sum(axis=over_values) if need[2] else None
+        return (grad_x, grad_weight, grad_bias) + ((grad if need[3] else None,) if len(need) == 4 else ())
+
+
 def _fused_forward(ctx, x, residual, weight, bias, eps, momentum, running_mean, running_var):
     """The forward of both fused Functions: ``max(BN(x) (+ residual), 0)``; saves x, y and the statistics."""
     as_3d = x.reshape(x.shape[0], x.shape[1], -1)
@@ -136,7 +171,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 
 def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """``relu(batch_norm(x, ...))`` with the same arguments, fused in training (:class:`BatchNormReLU`).
+    """``relu(batch_norm(x, ...))`` with the same arguments, fused (:class:`BatchNormReLU`; in evaluation :class:`BatchNormEval`).
 
     >>> import minigrad as mg
     >>> x = mg.randn(4, 3, 2, 2, generator=0)
@@ -149,7 +184,7 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
 
 def batch_norm_add_relu(x, residual, running_mean, running_var, weight=None, bias=None, training=False,
                         momentum=0.1, eps=1e-5):
-    """``relu(batch_norm(x, ...) + residual)``, fused in training (:class:`BatchNormAddReLU`).
+    """``relu(batch_norm(x, ...) + residual)``, fused (:class:`BatchNormAddReLU`; in evaluation :class:`BatchNormEval`).
 
     >>> import minigrad as mg
     >>> x, r = mg.randn(4, 3, 2, 2, generator=0), mg.randn(4, 3, 2, 2, generator=1)
@@ -198,11 +233,6 @@ def _batch_norm(function, x, running_mean, running_var, weight, bias, training, 
             running_mean=running_mean if training else None,
             running_var=running_var if training else None,
         )
-    inv_std = Tensor((1.0 / np.sqrt(running_var + eps)).astype(x.dtype))
-    scale = elementwise.mul(weight, inv_std)                                  # gamma / sqrt(var + eps)
-    shift = elementwise.sub(bias, elementwise.mul(scale, running_mean.astype(x.dtype)))
-    shape = (1, channels) + (1,) * (x.ndim - 2)
-    y = x * scale.reshape(shape) + shift.reshape(shape)
-    if residual is not None:
-        y = y + residual
-    return y if function is BatchNorm else relu(y)
+    inputs = (x, weight, bias) if residual is None else (x, weight, bias, residual)
+    return BatchNormEval.apply(*inputs, running_mean=running_mean, running_var=running_var, eps=eps,
+                               relu=function is not BatchNorm)

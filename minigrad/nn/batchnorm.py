@@ -1,6 +1,7 @@
 """``nn.BatchNorm2d``: learnable per-channel scale and shift plus running statistics; and
 ``BatchNormReLU2d`` and ``BatchNormAddReLU2d``, the same layer with the ReLU that follows it (and
-the shortcut added before that ReLU) fused in (a fast chapter)."""
+the shortcut added before that ReLU) fused in (a fast chapter). In ``eval()`` all three run
+``BatchNormEval``: the running statistics' affine map (and the residual and ReLU) in one pass."""
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class BatchNorm2d(Module):
 
 
 class BatchNormReLU2d(BatchNorm2d):
-    """``BatchNorm2d`` followed by ReLU, computed by one fused kernel each way in training.
+    """``BatchNorm2d`` followed by ReLU, computed by one fused kernel each way (in training and in eval).
 
     Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d`` (a checkpoint of
     one loads into the other), and the output of ``relu(BatchNorm2d(x))``: the fusion only saves
@@ -80,7 +81,7 @@ class BatchNormReLU2d(BatchNorm2d):
 
 
 class BatchNormAddReLU2d(BatchNorm2d):
-    """``relu(BatchNorm2d(x) + residual)``, computed by one fused kernel each way in training: the
+    """``relu(BatchNorm2d(x) + residual)``, computed by one fused kernel each way (training and eval): the
     end of a ResNeXt block, where the shortcut joins. Called with two inputs, ``bn(x, residual)``.
 
     Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d``

@@ -14,6 +14,9 @@ FLOPs count every add, multiply, compare and transcendental as one (a multiply-a
   ``y``) and 7 per channel; backward 12 per element (two passes recomputing ``xhat``) and 2 per channel.
   ``BatchNormReLU`` (the fused kernels of ``batchnorm_relu_cpu.py``) adds one compare per element
   each way: the clamp in forward, the mask in backward; ``BatchNormAddReLU`` one add more in forward.
+  ``BatchNormEval`` (evaluation, ``batchnorm_eval_cpu.py``): 2 per element (``x * scale + shift``),
+  plus 1 for a residual and 1 for the clamp; its NumPy backward is counted per gradient (the mask
+  1, dx 1, dgamma 3, dbeta 1, the residual 0).
 - pooling: ``kH * kW`` per output element (max: compares, average: adds); backward 1 per output
   element for max (one scatter), ``kH * kW`` for average.
 - everything else: a fixed count per element of its largest array, in :data:`FLOPS_PER_ELEMENT`
@@ -102,6 +105,8 @@ def forward_counts(op_name, ctx, input_arrays, output, attrs):
         flops = batchnorm_flops(input_arrays[0].shape, "forward")
     elif op_name in ("BatchNormReLU", "BatchNormAddReLU"):
         flops = batchnorm_relu_flops(input_arrays[0].shape, "forward", added=op_name == "BatchNormAddReLU")
+    elif op_name == "BatchNormEval":
+        flops = output.size * (2 + int(attrs.get("relu", False)) + int(len(input_arrays) == 4))
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, output.size, attrs.get("kernel_size", 2), "forward")
     else:
@@ -126,6 +131,10 @@ def backward_counts(op_name, ctx, input_shapes, grad_out, input_grads, attrs):
         flops = batchnorm_flops(input_shapes[0], "backward")
     elif op_name in ("BatchNormReLU", "BatchNormAddReLU"):
         flops = batchnorm_relu_flops(input_shapes[0], "backward")
+    elif op_name == "BatchNormEval":
+        per_gradient = (1, 3, 1, 0)  # dx = dy * scale; dgamma = sum dy * xhat; dbeta = sum dy; d residual = dy
+        computed = [cost for cost, grad in zip(per_gradient, input_grads) if grad is not None]
+        flops = grad_out.size * (int(attrs.get("relu", False)) + sum(computed))
     elif op_name in ("MaxPool2d", "AvgPool2d"):
         flops = _pool_flops(op_name, grad_out.size, attrs.get("kernel_size", 2), "backward")
     else:

@@ -73,6 +73,18 @@ def test_batchnorm_flops():
     assert forward.op == "BatchNorm"
 
 
+def test_batchnorm_in_eval_flops():
+    x, residual = randn(4, 3, 2, 2), randn(4, 3, 2, 2)
+    layer = mg.nn.BatchNormAddReLU2d(3).eval()
+    forward, backward = recorded(layer, x, residual)
+    # 48 elements: forward x * scale + shift, + residual, clamp = 4 each; backward the mask 1,
+    # dx 1, dgamma 3, dbeta 1, the residual's 0
+    assert forward.op == "BatchNormEval"
+    assert (forward.flops, backward.flops) == (4 * 48, 6 * 48)
+    plain_forward, plain_backward = recorded(mg.nn.BatchNorm2d(3).eval(), randn(4, 3, 2, 2))
+    assert (plain_forward.flops, plain_backward.flops) == (2 * 48, 5 * 48)
+
+
 def test_elementwise_counts_and_views():
     a, b = randn(5, 6), randn(5, 6, requires_grad=False)
     forward, backward = recorded(lambda p, q: p * q, a, b)
