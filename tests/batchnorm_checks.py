@@ -1,4 +1,4 @@
-"""Inputs and a check shared by the tests of the fused BatchNorm kernels (tests/kernels/test_batchnorm_*relu_cpu.py)."""
+"""Inputs and a check shared by the tests of the BatchNorm kernels (tests/kernels/test_batchnorm_*_cpu.py)."""
 
 import numpy as np
 

@@ -102,14 +102,14 @@ class BatchNormEval(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, *residual, running_mean, running_var, eps, relu):
-        inv_std = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype)
+        inv_std, mean = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype), running_mean.astype(x.dtype)
         scale = weight * inv_std
-        shift = bias - scale * running_mean.astype(x.dtype)
+        shift = bias - scale * mean
         as_3d = x.reshape(x.shape[0], x.shape[1], -1)
         use_numba_threads()
         y = batchnorm_eval_cpu.affine_forward(as_3d, scale, shift, relu,
                                               residual[0].reshape(as_3d.shape) if residual else None)
-        ctx.save_for_backward(x, y if relu else None, scale, inv_std, running_mean.astype(x.dtype))
+        ctx.save_for_backward(x, y if relu else None, scale, inv_std, mean)
         return y.reshape(x.shape)
 
     @staticmethod
@@ -120,9 +120,16 @@ class BatchNormEval(Function):
         over_values = (0,) + tuple(range(2, x.ndim))     # every axis but the channel's
         need = ctx.needs_input_grad
         grad_x = grad * scale.reshape(channel) if need[0] else None
-        grad_weight = (grad * ((x - mean.reshape(channel)) * inv_std.reshape(channel))).sum(axis=over_values) if need[1] else None
+        if need[1]:
+            xhat = (x - mean.reshape(channel)) * inv_std.reshape(channel)
+            grad_weight = (grad * xhat).sum(axis=over_values)
+        else:
+            grad_weight = None
         grad_bias = grad.sum(axis=over_values) if need[2] else None
-        return (grad_x, grad_weight, grad_bias) + ((grad if need[3] else None,) if len(need) == 4 else ())
+        grads = (grad_x, grad_weight, grad_bias)
+        if len(need) == 4:  # the residual's gradient is the (masked) dy itself
+            grads += (grad if need[3] else None,)
+        return grads
 
 
 def _fused_forward(ctx, x, residual, weight, bias, eps, momentum, running_mean, running_var):

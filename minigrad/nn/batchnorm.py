@@ -65,7 +65,7 @@ class BatchNorm2d(Module):
 
 
 class BatchNormReLU2d(BatchNorm2d):
-    """``BatchNorm2d`` followed by ReLU, computed by one fused kernel each way (in training and in eval).
+    """``BatchNorm2d`` followed by ReLU, computed by one fused kernel each way in training (one pass in eval).
 
     Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d`` (a checkpoint of
     one loads into the other), and the output of ``relu(BatchNorm2d(x))``: the fusion only saves
@@ -81,7 +81,7 @@ class BatchNormReLU2d(BatchNorm2d):
 
 
 class BatchNormAddReLU2d(BatchNorm2d):
-    """``relu(BatchNorm2d(x) + residual)``, computed by one fused kernel each way (training and eval): the
+    """``relu(BatchNorm2d(x) + residual)``, computed by one fused kernel each way in training (one pass in eval): the
     end of a ResNeXt block, where the shortcut joins. Called with two inputs, ``bn(x, residual)``.
 
     Same arguments, parameters, buffers and state-dict keys as ``BatchNorm2d``
