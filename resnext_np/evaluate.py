@@ -30,7 +30,7 @@ def _checked(checkpoint, path):
         raise CheckpointError(f"{path} is not a training checkpoint of this version (its arguments lack model/dataset)")
     if args["model"] not in PRESETS:
         raise CheckpointError(f"{path} names model {args['model']!r}, which is not a preset here")
-    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, **args})
+    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, "whitening_stem": False, **args})
 
 
 def main(argv=None):
@@ -58,7 +58,7 @@ def main(argv=None):
             args.data_dir = options.data_dir
         args.test_size = options.test_size
         train_images, train_labels, test_images, test_labels, class_names = load_data(args)
-        model = build_model(args.model, num_classes=len(class_names))
+        model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem)
         weights = checkpoint.get("ema") or None
         model.load_state_dict(weights["average"] if weights else checkpoint["model"])
     except (CheckpointError, UsageError, RuntimeError, TypeError, ValueError) as error:

@@ -29,7 +29,7 @@ convolutions and the classifier for one 32x32 image (``resnext_np.summary``)::
 import numpy as np
 
 from minigrad import functional as F
-from minigrad.nn import BatchNorm2d, BatchNormReLU2d, Conv2d, Linear, Module, Sequential, init
+from minigrad.nn import BatchNorm2d, BatchNormReLU2d, Conv2d, Linear, Module, PatchWhitening2d, Sequential, init
 from minigrad.random import as_generator
 from resnext_np.block import ResNeXtBottleneck
 
@@ -49,6 +49,9 @@ class CifarResNeXt(Module):
         input_size: height and width of the input images (32); the global average pool would
             accept any size, but another size is almost always a data-pipeline mistake.
         generator: NumPy Generator or seed for the initialisation.
+        whitening_stem: make ``conv_1_3x3`` a ``PatchWhitening2d``: filters that whiten the 3x3
+            patches of the training images, set by ``model.conv_1_3x3.fit(images)`` and never
+            trained (the ``cpu`` recipe's stem; same state-dict keys as the trained stem).
 
     Initialisation (as the reference code): conv weights Kaiming normal with fan_out, BN weight 1
     and bias 0, classifier weight Kaiming normal (fan_in) and bias 0.
@@ -64,7 +67,7 @@ class CifarResNeXt(Module):
     """
 
     def __init__(self, cardinality, depth, num_classes, base_width, widen_factor=4, in_channels=3,
-                 input_size=32, generator=None):
+                 input_size=32, generator=None, whitening_stem=False):
         super().__init__()
         for name, value in (("cardinality", cardinality), ("depth", depth), ("num_classes", num_classes),
                             ("base_width", base_width), ("widen_factor", widen_factor),
@@ -79,7 +82,11 @@ class CifarResNeXt(Module):
         self.block_depth = (depth - 2) // 9
         self.stages = [STEM_CHANNELS, 64 * widen_factor, 128 * widen_factor, 256 * widen_factor]
 
-        self.conv_1_3x3 = Conv2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1, bias=False)
+        self.whitening_stem = bool(whitening_stem)
+        if whitening_stem:  # filters computed from the data by fit(), never trained: minigrad/nn/whitening.py
+            self.conv_1_3x3 = PatchWhitening2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1)
+        else:
+            self.conv_1_3x3 = Conv2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1, bias=False)
         self.bn_1 = BatchNormReLU2d(STEM_CHANNELS)  # BatchNorm2d + ReLU, fused
         self.stage_1 = self._make_stage("stage_1", self.stages[0], self.stages[1], stride=1)
         self.stage_2 = self._make_stage("stage_2", self.stages[1], self.stages[2], stride=2)
@@ -121,7 +128,8 @@ class CifarResNeXt(Module):
 
     def extra_repr(self):
         return (f"cardinality={self.cardinality}, depth={self.depth}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, widen_factor={self.widen_factor}")
+                f"base_width={self.base_width}, widen_factor={self.widen_factor}"
+                + (", whitening_stem=True" if self.whitening_stem else ""))
 
 
 # name -> CifarResNeXt arguments (other than num_classes); the table in the module docstring

@@ -50,7 +50,7 @@ DEFAULT_SYNTHETIC_EPOCHS = 12
 # of the run (BatchNorm's running statistics lag weights that move fast); a quarter of it rises steadily.
 SYNTHETIC_LR_SCALE = 0.25
 RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
-                  "warmup", "label_smoothing", "ema_decay", "flip_tta", "zero_init_residual")
+                  "warmup", "label_smoothing", "ema_decay", "flip_tta", "zero_init_residual", "whitening_stem")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -98,6 +98,9 @@ def build_parser():
         help="also report accuracy with flip test-time augmentation; " + _recipe_default("flip_tta"))
     add("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
         help="start each block's last BatchNorm weight at 0; " + _recipe_default("zero_init_residual"))
+    add("--whitening-stem", action=argparse.BooleanOptionalAction, default=None,
+        help="the first conv's filters whiten 3x3 patches of the training images and are never trained "
+             "(minigrad.nn.PatchWhitening2d); " + _recipe_default("whitening_stem"))
     add("--seed", type=int, default=0, help="default: 0")
     add("--out", default=None, help="output folder (default: a new runs/<dataset>-<model>[-N]; "
         "with --resume, the latest one)")

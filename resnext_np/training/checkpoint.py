@@ -21,6 +21,8 @@ LEGACY_CHECKPOINT_NAME = "checkpoint.pkl"
 # Options that may change on --resume: where and how fast to run, not what is trained; and --epochs,
 # to continue a finished run (its learning-rate schedule stays the one it was started with).
 RESUMABLE_CHANGES = {"data_dir", "download", "out", "resume", "threads", "no_progress", "epochs", "plan_only"}
+# Options added after checkpoints were first written, and the value every earlier run had.
+OPTIONS_ADDED_LATER = {"whitening_stem": False}
 
 
 class CheckpointError(Exception):
@@ -96,6 +98,7 @@ def _option(key):
 
 def check_same_options(options, saved):
     """--resume continues the run a checkpoint holds: every option that shapes training must match."""
+    saved = {**OPTIONS_ADDED_LATER, **saved}
     changed = [f"{_option(key)} is {options[key]!r} but the checkpoint was made with {saved[key]!r}"
                for key in saved if key not in RESUMABLE_CHANGES and key in options and saved[key] != options[key]]
     if changed:

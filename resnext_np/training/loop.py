@@ -23,7 +23,7 @@ from resnext_np.training.budget import MARGIN
 from resnext_np.training.errors import TrainingDiverged
 from resnext_np.training.metrics import plot_curves, write_metrics
 from resnext_np.training.ranks import OneProcess
-from resnext_np.training.recipe import initialise, make_optimizer
+from resnext_np.training.recipe import WHITENING_IMAGES, initialise, make_optimizer
 from resnext_np.training.stop import StopFlag
 
 
@@ -34,7 +34,9 @@ class Trainer:
         self.train_loader, self.test_loader = loaders
         self.class_names = list(class_names)
         mg.manual_seed(args.seed)
-        self.model = initialise(build_model(args.model, num_classes=len(class_names)), args)
+        model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem)
+        # The test loader's transform normalises without augmenting: the images as the network sees them.
+        self.model = initialise(model, args, self.test_loader.transform(self.train_loader.dataset.images[:WHITENING_IMAGES], None))
         self.parallel = self.ranks.wrap(self.model)  # DistributedDataParallel, or None in one process
         # The schedule is fixed by the plan the run started with (it is in the checkpoint).
         self.optimizer, self.scheduler = make_optimizer(args, self.model, plan.total_steps)

@@ -65,15 +65,32 @@ def test_sgd_leaves_the_exempt_group_undecayed():
 def test_zero_init_residual_makes_every_block_start_as_its_shortcut():
     from resnext_np.block import ResNeXtBottleneck
 
-    model = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args(["--zero-init-residual"]))
+    model = recipe.initialise(build_model("resnext11_4x8d_w1"),
+                              train.parse_args(["--zero-init-residual", "--no-whitening-stem"]))
     blocks = [module for module in model.modules() if isinstance(module, ResNeXtBottleneck)]
     assert len(blocks) == 3
     x = mg.tensor(np.random.default_rng(0).standard_normal((2, 64, 8, 8)).astype(np.float32))
     block = blocks[0]  # 64 -> 64, identity shortcut
     with mg.no_grad():
         np.testing.assert_allclose(block(x).data, np.maximum(x.data, 0), rtol=1e-6)
-    untouched = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args([]))
+    untouched = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args(["--no-whitening-stem"]))
     assert all(np.all(m.bn_expand.weight.data == 1) for m in untouched.modules() if isinstance(m, ResNeXtBottleneck))
+
+
+def test_whitening_stem_is_fitted_to_the_first_training_images_and_never_trained():
+    from minigrad.nn.whitening import patch_whitening_filters
+
+    images = np.random.default_rng(0).standard_normal((recipe.WHITENING_IMAGES + 50, 3, 8, 8)).astype(np.float32)
+    images[recipe.WHITENING_IMAGES:] *= 100  # images past the first WHITENING_IMAGES must not count
+    model = recipe.initialise(build_model("resnext11_4x8d_w1", whitening_stem=True), train.parse_args([]), images)
+    stem = model.conv_1_3x3
+    assert isinstance(stem, mg.nn.PatchWhitening2d) and not stem.weight.requires_grad
+    expected = patch_whitening_filters(images[:recipe.WHITENING_IMAGES], (3, 3), stem.eps)
+    np.testing.assert_allclose(stem.weight.data[:54], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pass training_images"):
+        recipe.initialise(build_model("resnext11_4x8d_w1", whitening_stem=True), train.parse_args([]))
+    plain = recipe.initialise(build_model("resnext11_4x8d_w1"), train.parse_args(["--no-whitening-stem"]), images)
+    assert type(plain.conv_1_3x3) is mg.nn.Conv2d and plain.conv_1_3x3.weight.requires_grad
 
 
 def test_flip_tta_averages_the_softmax_of_the_image_and_its_mirror():
@@ -194,6 +211,15 @@ def test_cifar_command_plans_a_budget_trains_and_evaluates_with_tta(tmp_path, ca
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
     assert checkpoint["args"]["label_smoothing"] == 0.1 and checkpoint["args"]["flip_tta"] is True
     assert checkpoint["ema"] is None  # the cpu recipe keeps no moving average (docs/cpu_recipe.md)
+    # The whitening stem: fitted to the normalised training images, then never moved by training.
+    from minigrad.nn.whitening import patch_whitening_filters
+    from resnext_np.training.loaders import load_data, make_loaders
+
+    args = train.parse_args(["--dataset", "cifar10", "--data-dir", str(data), "--no-progress"])
+    train_images, train_labels, test_images, test_labels, _ = load_data(args)
+    _, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
+    filters = patch_whitening_filters(test_loader.transform(train_images, None), (3, 3))
+    np.testing.assert_allclose(checkpoint["model"]["conv_1_3x3.weight"][:54], filters, rtol=1e-4, atol=1e-5)
     assert evaluate.main([str(out / CHECKPOINT_NAME)]) == 0
     report = capsys.readouterr().out
     assert "test accuracy" in report and "with flip test-time augmentation (the recipe's)" in report
@@ -226,10 +252,22 @@ def test_help_shows_every_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--dataset", "--model", "--recipe", "--time-budget", "--epochs", "--batch-size", "--lr",
                    "--momentum", "--weight-decay", "--schedule", "--label-smoothing", "--ema-decay", "--flip-tta",
-                   "--seed", "--threads", "--out", "--warmup"):
+                   "--seed", "--threads", "--out", "--warmup", "--whitening-stem"):
         after = text.split(option, 2)[-1][:400]
         assert "default" in after, option
     assert "resnext11_4x8d_w1" in text and "cpu: 0.2" in text
+
+
+def test_resuming_a_checkpoint_from_before_the_whitening_stem_asks_for_the_stem_it_was_made_with(tmp_path, capsys):
+    out = tmp_path / "old"
+    assert train.main(TINY + ["--epochs", "1", "--no-whitening-stem", "--out", str(out)]) == 0
+    checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
+    del checkpoint["args"]["whitening_stem"]  # as an earlier version wrote it
+    mg.save(checkpoint, out / CHECKPOINT_NAME)
+    capsys.readouterr()
+    assert train.main(TINY + ["--epochs", "2", "--out", str(out), "--resume"]) == 2
+    assert "--whitening-stem is True but the checkpoint was made with False" in capsys.readouterr().err
+    assert train.main(TINY + ["--epochs", "2", "--no-whitening-stem", "--out", str(out), "--resume"]) == 0
 
 
 @pytest.mark.parametrize("content, expected", [
