@@ -16,7 +16,11 @@ each kept only if a held-out measurement here said it pays (docs/cpu_recipe.md h
 * label smoothing 0.1 (``F.cross_entropy(..., label_smoothing=0.1)``);
 * no weight decay on BatchNorm weights and biases, nor on any bias (they set scales and offsets,
   not the complexity the decay is there to limit);
-* flip test-time augmentation: the prediction averages the softmax of the image and its mirror.
+* flip test-time augmentation: the prediction averages the softmax of the image and its mirror;
+* a whitening stem (``minigrad.nn.PatchWhitening2d``; Coates & Ng 2011, airbench): the first
+  convolution's filters are the whitening directions of the 3x3 patches of the first 5,000
+  training images, fixed before training and never trained. The network starts from a
+  well-conditioned view of the pixels instead of learning one from noisy gradients.
 
 Measured and left out (available as options): an exponential moving average of the weights
 (``--ema-decay``; with a schedule that decays to zero it averaged in worse weights) and starting
