@@ -14,7 +14,7 @@ import sys
 
 import minigrad as mg
 from resnext_np.model import PRESETS, build_model
-from resnext_np.training import scoring
+from resnext_np.training import report, scoring
 from resnext_np.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from resnext_np.training.errors import UsageError
 from resnext_np.training.loaders import load_data, make_loaders
@@ -30,7 +30,8 @@ def _checked(checkpoint, path):
         raise CheckpointError(f"{path} is not a training checkpoint of this version (its arguments lack model/dataset)")
     if args["model"] not in PRESETS:
         raise CheckpointError(f"{path} names model {args['model']!r}, which is not a preset here")
-    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, "whitening_stem": False, **args})
+    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, "average_last": 0.0, "whitening_stem": False,
+                                 **args})
 
 
 def main(argv=None):
@@ -60,13 +61,15 @@ def main(argv=None):
         train_images, train_labels, test_images, test_labels, class_names = load_data(args)
         model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem)
         weights = checkpoint.get("ema") or None
+        if weights and not weights["updates"]:  # a weight average that had not started yet
+            weights = None
         model.load_state_dict(weights["average"] if weights else checkpoint["model"])
     except (CheckpointError, UsageError, RuntimeError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _, test_loader = make_loaders(args, train_images, train_labels, test_images, test_labels)
     loss, accuracy, predictions, labels = scoring.score(model, test_loader)
-    which = "moving average of the weights" if weights else "weights"
+    which = report.weights_name(args) if weights else "weights"
     print(f"{args.model} on {args.dataset} after {checkpoint['epoch']} epochs ({which}): "
           f"test accuracy {accuracy:.4f} ({int((predictions == labels).sum())}/{len(labels)}), loss {loss:.4f}")
     if args.flip_tta:

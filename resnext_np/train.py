@@ -53,7 +53,8 @@ SYNTHETIC_LR_SCALE = 0.25
 # accuracy (0.875 against 0.926, 12 epochs): the patch covariance it whitens is mostly their noise's.
 SYNTHETIC_WHITENING_STEM = False
 RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
-                  "warmup", "label_smoothing", "ema_decay", "flip_tta", "zero_init_residual", "whitening_stem")
+                  "warmup", "label_smoothing", "ema_decay", "average_last", "flip_tta", "zero_init_residual",
+                  "whitening_stem")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -97,6 +98,9 @@ def build_parser():
     add("--label-smoothing", type=float, default=None, help=_recipe_default("label_smoothing"))
     add("--ema-decay", type=float, default=None, help="decay of the moving average of the weights, 0 for none; "
         + _recipe_default("ema_decay"))
+    add("--average-last", type=float, default=None, metavar="FRACTION",
+        help="report the plain average of the weights after each of this last fraction of the steps, 0 for none; "
+        + _recipe_default("average_last"))
     add("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
         help="also report accuracy with flip test-time augmentation; " + _recipe_default("flip_tta"))
     add("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
@@ -124,6 +128,11 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     recipe = RECIPES[args.recipe]
+    if args.ema_decay and args.average_last:
+        parser.error(f"give --ema-decay ({args.ema_decay:g}) or --average-last ({args.average_last:g}), not both: "
+                     f"each is an average of the weights (pass 0 to the other)")
+    if args.ema_decay and args.average_last is None:  # a moving average asked for replaces the recipe's late average
+        args.average_last = 0.0
     if args.whitening_stem is None and args.dataset == "synthetic":
         args.whitening_stem = SYNTHETIC_WHITENING_STEM
     for name in RECIPE_OPTIONS:
@@ -152,6 +161,7 @@ def parse_args(argv=None):
         ("warmup", math.isfinite(args.warmup) and 0 <= args.warmup < 1, "in [0, 1)"),
         ("label_smoothing", math.isfinite(args.label_smoothing) and 0 <= args.label_smoothing < 1, "in [0, 1)"),
         ("ema_decay", math.isfinite(args.ema_decay) and 0 <= args.ema_decay < 1, "in [0, 1)"),
+        ("average_last", math.isfinite(args.average_last) and 0 <= args.average_last < 1, "in [0, 1)"),
     ]
     for name, good, wanted in checks:
         if not good:

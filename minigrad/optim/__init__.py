@@ -2,8 +2,8 @@
 
 from minigrad.optim import lr_scheduler
 from minigrad.optim.adam import Adam
-from minigrad.optim.ema import ExponentialMovingAverage
+from minigrad.optim.ema import ExponentialMovingAverage, WeightAverage
 from minigrad.optim.optimizer import Optimizer
 from minigrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "ExponentialMovingAverage", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "ExponentialMovingAverage", "WeightAverage", "lr_scheduler"]

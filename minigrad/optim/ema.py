@@ -76,3 +76,31 @@ class ExponentialMovingAverage:
         self.decay, self.updates = float(state["decay"]), int(state["updates"])
         self.average = {name: np.array(value, dtype=self.average[name].dtype, copy=True)
                         for name, value in state["average"].items()}
+
+
+class WeightAverage(ExponentialMovingAverage):
+    """The plain average of the weights seen by ``update`` (Izmailov et al. 2018, "SWA"; PyTorch's
+    ``AveragedModel`` default): after t updates, ``average = (w_1 + ... + w_t) / t``, kept as::
+
+        average <- t/(t+1) * average + 1/(t+1) * current      (t = updates so far)
+
+    Every update weighs the same, so the average is only as good as the weights it is given: call
+    ``update`` over the last part of a run, when the learning rate has decayed and the weights
+    wander around one valley, not from the start. Until the first update ``average`` holds the
+    weights at construction; ``updates == 0`` says so.
+
+    >>> import minigrad as mg
+    >>> layer = mg.nn.Linear(2, 1)
+    >>> average = WeightAverage(layer)
+    >>> for value in (1.0, 2.0, 6.0):
+    ...     layer.weight.data.fill(value)
+    ...     average.update(layer)
+    >>> round(float(average.average["weight"][0, 0]), 6), average.updates
+    (3.0, 3)
+    """
+
+    def __init__(self, model):
+        super().__init__(model, decay=0.0)
+
+    def current_decay(self):
+        return self.updates / (self.updates + 1)

@@ -9,7 +9,8 @@ the other ranks under mpiexec (``ranks.py``). What is trained (recipe, plan, fol
 is settled before, in ``run.py``.
 
 A step is: forward, loss (label-smoothed cross-entropy), backward, checks for non-finite values,
-``optimizer.step()``, ``scheduler.step()`` (the schedule is per step), ``ema.update(model)``.
+``optimizer.step()``, ``scheduler.step()`` (the schedule is per step), ``ema.update(model)`` (the
+weight average, in its part of the run).
 """
 
 import math
@@ -41,7 +42,13 @@ class Trainer:
         # The schedule is fixed by the plan the run started with (it is in the checkpoint).
         self.optimizer, self.scheduler = make_optimizer(args, self.model, plan.total_steps)
         self.schedule_steps = plan.total_steps
-        self.ema = mg.optim.ExponentialMovingAverage(self.model, args.ema_decay) if args.ema_decay else None
+        # The weights the run reports: an average of them (updated from step average_from on), or the last ones.
+        self.ema, self.average_from = None, 0
+        if args.ema_decay:
+            self.ema = mg.optim.ExponentialMovingAverage(self.model, args.ema_decay)
+        elif args.average_last:
+            self.ema = mg.optim.WeightAverage(self.model)
+            self.average_from = plan.total_steps - max(1, round(plan.total_steps * args.average_last))
         self.history, self.start_epoch, self.partial = [], 0, None
         self.spent_seconds = 0.0  # of the time budget, before this process started training
         self.checkpoints = saving.Checkpoints(args.out, self.ranks.is_main)
@@ -75,14 +82,14 @@ class Trainer:
         bad_state = divergence.first_non_finite_state(model)
         if bad_state:
             raise self.diverged(f"{bad_state} became non-finite", epoch, step, None)
-        if self.ema is not None:
+        if self.ema is not None and epoch * self.plan.steps_per_epoch + step >= self.average_from:
             self.ema.update(model)
         return plain_cross_entropy(logits, labels), int((logits.data.argmax(axis=1) == labels).sum())
 
     def test_scores(self, flip_tta=False):
         """(loss, accuracy, predictions, labels) on the test set, of the weights the run reports:
-        the moving average if there is one (``scoring.score`` does the counting)."""
-        if self.ema is None:
+        the average once it holds any (``scoring.score`` does the counting)."""
+        if self.ema is None or self.ema.updates == 0:
             return scoring.score(self.model, self.test_loader, flip_tta)
         with self.ema.swapped_into(self.model):
             return scoring.score(self.model, self.test_loader, flip_tta)

@@ -20,10 +20,14 @@ each kept only if a held-out measurement here said it pays (docs/cpu_recipe.md h
 * a whitening stem (``minigrad.nn.PatchWhitening2d``; Coates & Ng 2011, airbench): the first
   convolution's filters are the whitening directions of the 3x3 patches of the first 5,000
   training images, fixed before training and never trained. The network starts from a
-  well-conditioned view of the pixels instead of learning one from noisy gradients.
+  well-conditioned view of the pixels instead of learning one from noisy gradients;
+* a late weight average (``minigrad.optim.WeightAverage``): the run reports the plain average of
+  the weights after each of its last 25% of steps (BatchNorm's running statistics averaged too).
+  Late in a one-cycle decay the weights wander around one valley; their average sits nearer its
+  bottom than the last of them.
 
 Measured and left out (available as options): an exponential moving average of the weights
-(``--ema-decay``; with a schedule that decays to zero it averaged in worse weights) and starting
+(``--ema-decay``; it averaged over the whole decay, so it mixed in the early, worse weights) and starting
 each block's last BatchNorm at zero (``--zero-init-residual``).
 
 A recipe's values are the defaults of the training command's options; any option given on the
@@ -48,6 +52,7 @@ class Recipe:
     warmup: float             # fraction of the steps spent warming up (onecycle only)
     label_smoothing: float
     ema_decay: float          # 0: no moving average of the weights
+    average_last: float       # evaluate the plain average of the weights of this last fraction of the steps (0: none)
     flip_tta: bool
     zero_init_residual: bool  # start every block's last BatchNorm at weight 0: each block begins as the identity
     whitening_stem: bool      # the first conv's filters whiten 3x3 patches of the training images, never trained
@@ -61,10 +66,10 @@ class Recipe:
 RECIPES = {
     "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
                     decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
-                    ema_decay=0.0, flip_tta=False, zero_init_residual=False, whitening_stem=False),
+                    ema_decay=0.0, average_last=0.0, flip_tta=False, zero_init_residual=False, whitening_stem=False),
     "cpu": Recipe("cpu", batch_size=32, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
                   decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
-                  ema_decay=0.0, flip_tta=True, zero_init_residual=False, whitening_stem=True),
+                  ema_decay=0.0, average_last=0.25, flip_tta=True, zero_init_residual=False, whitening_stem=True),
 }
 DEFAULT_RECIPE = "cpu"
 

@@ -88,7 +88,11 @@ def epoch_line(row, epochs):
 
 
 def weights_name(args):
-    return "moving average of the weights" if args.ema_decay else "final weights"
+    if args.ema_decay:
+        return "moving average of the weights"
+    if getattr(args, "average_last", 0):
+        return f"average of the weights of the last {args.average_last:.0%} of the steps"
+    return "final weights"
 
 
 def final_accuracy_line(final, args):

@@ -75,3 +75,27 @@ def test_bad_decay_and_mismatched_state_are_refused():
     other = ExponentialMovingAverage(mg.nn.Linear(2, 2), 0.9)
     with pytest.raises(ValueError, match="EMA state does not match the model"):
         ExponentialMovingAverage(small_model(), 0.9).load_state_dict(other.state_dict())
+
+
+def test_weight_average_is_the_plain_mean_of_the_updates_and_resumes_identically():
+    model = small_model()
+    average = mg.optim.WeightAverage(model)
+    rng = np.random.default_rng(2)
+    seen = []
+    for t in range(7):
+        for parameter in model.parameters():
+            parameter.data[...] = rng.standard_normal(parameter.shape)
+        model[1].running_var[...] = rng.random(4) + 0.5
+        model[1].num_batches_tracked[...] = 10 + t
+        seen.append({name: value.astype(np.float64) for name, value in model.state_dict().items()})
+        average.update(model)
+        if t == 3:  # a checkpoint in the middle, continued by a fresh object
+            resumed = mg.optim.WeightAverage(small_model())
+            resumed.load_state_dict(average.state_dict())
+            average = resumed
+    assert average.updates == 7
+    for name, value in average.average.items():
+        if value.dtype.kind == "f":
+            np.testing.assert_allclose(value, np.mean([state[name] for state in seen], axis=0), rtol=1e-5,
+                                       atol=1e-6, err_msg=name)
+    assert average.average["1.num_batches_tracked"] == 16  # integers are copied, not averaged

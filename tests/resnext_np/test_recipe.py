@@ -154,8 +154,13 @@ def test_time_calls_takes_the_median_after_an_untimed_call():
     assert budget.time_calls(call, 3, clock) == 2.0
 
 
-def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(tmp_path, monkeypatch, capsys):
-    argv = TINY + ["--time-budget", "1", "--ema-decay", "0.9", "--out", str(tmp_path / "stopped")]  # EMA resumes too
+@pytest.mark.parametrize("averaging, reported", [
+    (["--ema-decay", "0.9"], "moving average of the weights"),
+    (["--average-last", "0.5"], "average of the weights of the last 50% of the steps"),
+])
+def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(tmp_path, monkeypatch, capsys,
+                                                                                averaging, reported):
+    argv = TINY + ["--time-budget", "1", *averaging, "--out", str(tmp_path / "stopped")]  # the average resumes too
     history = train.run(train.parse_args(argv), clock=FakeClock(tick=1.0))  # the loop reads the clock > once a step
     out = capsys.readouterr().out
     saved = load_checkpoint(tmp_path / "stopped" / CHECKPOINT_NAME)
@@ -169,7 +174,7 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
     resumed = train.run(train.parse_args(argv + ["--resume"]), clock=FakeClock(tick=0.0))
     # The same plan without a deadline, in one go.
     monkeypatch.setattr(run_module, "measure_plan", lambda *args, **kwargs: plan._replace(budget_seconds=0.0))
-    straight = train.run(train.parse_args(TINY + ["--time-budget", "1", "--ema-decay", "0.9",
+    straight = train.run(train.parse_args(TINY + ["--time-budget", "1", *averaging,
                                                   "--out", str(tmp_path / "straight")]))
     keep = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "test_acc_flip_tta")
     assert [{k: row.get(k) for k in keep} for row in resumed] == [{k: row.get(k) for k in keep} for row in straight]
@@ -179,9 +184,11 @@ def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(
     for name in b["model"]:
         np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
         np.testing.assert_array_equal(a["ema"]["average"][name], b["ema"]["average"][name], err_msg=name)
+    if "--average-last" in averaging:  # the plain mean of the weights after each step of the last half
+        assert b["ema"]["updates"] == round(plan.total_steps * 0.5) > 1
     capsys.readouterr()
     assert evaluate.main([str(tmp_path / "straight" / CHECKPOINT_NAME), "--test-size", "64", "--no-plot"]) == 0
-    assert "(moving average of the weights): test accuracy" in capsys.readouterr().out
+    assert f"({reported}): test accuracy {straight[-1]['test_acc']:.4f}" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the command, as a newcomer meets it
@@ -212,7 +219,7 @@ def test_cifar_command_plans_a_budget_trains_and_evaluates_with_tta(tmp_path, ca
     assert "flip test-time augmentation" in printed  # at the end, or when it stopped on time
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
     assert checkpoint["args"]["label_smoothing"] == 0.1 and checkpoint["args"]["flip_tta"] is True
-    assert checkpoint["ema"] is None  # the cpu recipe keeps no moving average (docs/cpu_recipe.md)
+    assert checkpoint["args"]["average_last"] == 0.25 and checkpoint["ema"]["updates"] > 0  # docs/cpu_recipe.md
     # The whitening stem: fitted to the normalised training images, then never moved by training.
     from minigrad.nn.whitening import patch_whitening_filters
     from resnext_np.training.loaders import load_data, make_loaders
@@ -254,7 +261,7 @@ def test_help_shows_every_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--dataset", "--model", "--recipe", "--time-budget", "--epochs", "--batch-size", "--lr",
                    "--momentum", "--weight-decay", "--schedule", "--label-smoothing", "--ema-decay", "--flip-tta",
-                   "--seed", "--threads", "--out", "--warmup", "--whitening-stem"):
+                   "--seed", "--threads", "--out", "--warmup", "--whitening-stem", "--average-last"):
         after = text.split(option, 2)[-1][:400]
         assert "default" in after, option
     assert "resnext11_4x8d_w1" in text and "cpu: 0.2" in text
@@ -288,3 +295,12 @@ def test_evaluate_on_something_that_is_not_a_checkpoint_is_one_line_exit_2(tmp_p
     assert evaluate.main([str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_moving_average_asked_for_replaces_the_recipes_late_average(capsys):
+    assert train.parse_args(["--dataset", "cifar10"]).average_last == 0.25
+    args = train.parse_args(["--dataset", "cifar10", "--ema-decay", "0.99"])
+    assert (args.ema_decay, args.average_last) == (0.99, 0.0)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--ema-decay", "0.99", "--average-last", "0.3"])
+    assert "give --ema-decay (0.99) or --average-last (0.3), not both" in capsys.readouterr().err
