@@ -141,7 +141,7 @@ def test_resuming_a_finished_run_repeats_its_final_accuracy(straight_run, capsys
     assert train.run(small_args(out_dir, "--resume")) == history
     out = capsys.readouterr().out
     assert "already finished 2 epochs; nothing to do" in out
-    assert (f"final test accuracy: {history[-1]['test_acc']:.4f} (final weights; "
+    assert (f"final test accuracy: {history[-1]['test_acc']:.4f} (average of the weights of the last 25% of the steps; "
             f"with flip test-time augmentation {history[-1]['test_acc_flip_tta']:.4f})") in out
 
 
