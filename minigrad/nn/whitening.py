@@ -28,6 +28,8 @@ from minigrad.autograd import no_grad
 from minigrad.nn.conv import Conv2d
 from minigrad.tensor import DEFAULT_DTYPE
 
+PATCH_CHUNK_IMAGES = 256  # images whose patches are summed at once
+
 
 def patch_whitening_filters(images, kernel_size, eps=5e-4):
     """(2k, C, kH, kW) whitening filters of ``images`` (N, C, H, W), k = C*kH*kW; see the module docstring.
@@ -47,12 +49,23 @@ def patch_whitening_filters(images, kernel_size, eps=5e-4):
     channels, height, width = images.shape[1:]
     if height < kernel_height or width < kernel_width:
         raise ValueError(f"images of {height}x{width} pixels have no {kernel_height}x{kernel_width} patch")
-    # (N, C, H', W', kH, kW) view -> one row per patch, its C*kH*kW numbers in the weight's order.
-    windows = np.lib.stride_tricks.sliding_window_view(images, (kernel_height, kernel_width), axis=(2, 3))
-    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, channels * kernel_height * kernel_width)
-    if len(patches) < 2:
-        raise ValueError(f"a covariance needs at least 2 patches, the images have {len(patches)}")
-    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches, rowvar=False))  # ascending
+    size = channels * kernel_height * kernel_width
+    count = len(images) * (height - kernel_height + 1) * (width - kernel_width + 1)
+    if count < 2:
+        raise ValueError(f"a covariance needs at least 2 patches, the images have {count}")
+    # cov = (sum of x xᵀ - count * mean meanᵀ) / (count - 1), summed a few images at a time: the
+    # patches of 5,000 CIFAR images would take 1 GB at once.
+    total, products = np.zeros(size), np.zeros((size, size))
+    for start in range(0, len(images), PATCH_CHUNK_IMAGES):
+        chunk = images[start:start + PATCH_CHUNK_IMAGES]
+        # (n, C, H', W', kH, kW) view -> one row per patch, its C*kH*kW numbers in the weight's order.
+        windows = np.lib.stride_tricks.sliding_window_view(chunk, (kernel_height, kernel_width), axis=(2, 3))
+        patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, size)
+        total += patches.sum(axis=0)
+        products += patches.T @ patches
+    mean = total / count
+    covariance = (products - count * np.outer(mean, mean)) / (count - 1)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
     eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
     filters = (eigenvectors / np.sqrt(np.maximum(eigenvalues, 0.0) + eps)).T
     filters = filters.reshape(-1, channels, kernel_height, kernel_width)
@@ -60,7 +73,8 @@ def patch_whitening_filters(images, kernel_size, eps=5e-4):
 
 
 class PatchWhitening2d(Conv2d):
-    """A ``Conv2d`` without bias whose filters whiten image patches: ``fit(images)`` sets them, training never moves them.
+    """A ``Conv2d`` without bias whose filters whiten image patches: ``fit(images)`` sets them,
+    training never moves them.
 
     Args:
         in_channels, out_channels, kernel_size, stride, padding: as ``Conv2d``.

@@ -36,8 +36,10 @@ class Trainer:
         self.class_names = list(class_names)
         mg.manual_seed(args.seed)
         model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem)
-        # The test loader's transform normalises without augmenting: the images as the network sees them.
-        self.model = initialise(model, args, self.test_loader.transform(self.train_loader.dataset.images[:WHITENING_IMAGES], None))
+        whitening_images = None
+        if args.whitening_stem:  # normalised by the test loader's transform, not augmented: as the network sees them
+            whitening_images = self.test_loader.transform(self.train_loader.dataset.images[:WHITENING_IMAGES], None)
+        self.model = initialise(model, args, whitening_images)
         self.parallel = self.ranks.wrap(self.model)  # DistributedDataParallel, or None in one process
         # The schedule is fixed by the plan the run started with (it is in the checkpoint).
         self.optimizer, self.scheduler = make_optimizer(args, self.model, plan.total_steps)

@@ -33,8 +33,12 @@ def test_filters_whiten_the_patches_they_were_computed_from():
     np.testing.assert_array_equal(filters[k:], -filters[:k])
 
 
-def test_filters_come_in_order_of_decreasing_variance_and_eps_damps_the_small_ones():
-    images = correlated_images(np.random.default_rng(1))
+@pytest.mark.parametrize("count, size", [(64, 9), (600, 4)])  # 600 images: summed in several chunks
+def test_filters_come_in_order_of_decreasing_variance_and_eps_damps_the_small_ones(count, size):
+    from minigrad.nn.whitening import PATCH_CHUNK_IMAGES
+
+    assert (count > PATCH_CHUNK_IMAGES) == (count == 600)
+    images = correlated_images(np.random.default_rng(1), count=count, size=size)
     patches = patch_rows(images, 3)
     eigenvalues = np.linalg.eigvalsh(np.cov(patches, rowvar=False))[::-1]
     eps = 0.05
