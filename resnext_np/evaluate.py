@@ -15,7 +15,7 @@ import sys
 import minigrad as mg
 from resnext_np.model import PRESETS, build_model
 from resnext_np.training import report, scoring
-from resnext_np.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from resnext_np.training.checkpoint import CHECKPOINT_NAME, OPTIONS_ADDED_LATER, CheckpointError, load_checkpoint
 from resnext_np.training.errors import UsageError
 from resnext_np.training.loaders import load_data, make_loaders
 
@@ -30,8 +30,7 @@ def _checked(checkpoint, path):
         raise CheckpointError(f"{path} is not a training checkpoint of this version (its arguments lack model/dataset)")
     if args["model"] not in PRESETS:
         raise CheckpointError(f"{path} names model {args['model']!r}, which is not a preset here")
-    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, "average_last": 0.0, "whitening_stem": False,
-                                 **args})
+    return argparse.Namespace(**{"flip_tta": False, "ema_decay": 0.0, **OPTIONS_ADDED_LATER, **args})
 
 
 def main(argv=None):

@@ -82,7 +82,6 @@ class CifarResNeXt(Module):
         self.block_depth = (depth - 2) // 9
         self.stages = [STEM_CHANNELS, 64 * widen_factor, 128 * widen_factor, 256 * widen_factor]
 
-        self.whitening_stem = bool(whitening_stem)
         if whitening_stem:  # filters computed from the data by fit(), never trained: minigrad/nn/whitening.py
             self.conv_1_3x3 = PatchWhitening2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1)
         else:
@@ -129,7 +128,7 @@ class CifarResNeXt(Module):
     def extra_repr(self):
         return (f"cardinality={self.cardinality}, depth={self.depth}, num_classes={self.num_classes}, "
                 f"base_width={self.base_width}, widen_factor={self.widen_factor}"
-                + (", whitening_stem=True" if self.whitening_stem else ""))
+                + (", whitening_stem=True" if isinstance(self.conv_1_3x3, PatchWhitening2d) else ""))
 
 
 # name -> CifarResNeXt arguments (other than num_classes); the table in the module docstring

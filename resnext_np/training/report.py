@@ -90,7 +90,7 @@ def epoch_line(row, epochs):
 def weights_name(args):
     if args.ema_decay:
         return "moving average of the weights"
-    if getattr(args, "average_last", 0):
+    if args.average_last:
         return f"average of the weights of the last {args.average_last:.0%} of the steps"
     return "final weights"
 
