@@ -54,7 +54,7 @@ SYNTHETIC_LR_SCALE = 0.25
 SYNTHETIC_WHITENING_STEM = False
 RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
                   "warmup", "label_smoothing", "ema_decay", "average_last", "flip_tta", "zero_init_residual",
-                  "whitening_stem")
+                  "whitening_stem", "cutout")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -109,6 +109,9 @@ def build_parser():
         help="the first conv's filters whiten 3x3 patches of the training images and are never trained "
              "(minigrad.nn.PatchWhitening2d); " + _recipe_default("whitening_stem")
              + f", {SYNTHETIC_WHITENING_STEM} on synthetic")
+    add("--cutout", type=int, default=None, metavar="PIXELS",
+        help="blank a random square of this side in every training image (minigrad.data.Cutout), 0 for none; "
+             + _recipe_default("cutout"))
     add("--seed", type=int, default=0, help="default: 0")
     add("--out", default=None, help="output folder (default: a new runs/<dataset>-<model>[-N]; "
         "with --resume, the latest one)")
@@ -166,6 +169,8 @@ def parse_args(argv=None):
     for name, good, wanted in checks:
         if not good:
             parser.error(f"--{name.replace('_', '-')} must be a finite number {wanted}, got {getattr(args, name)}")
+    if args.cutout < 0:
+        parser.error(f"--cutout must be >= 0 pixels, got {args.cutout}")
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.nesterov and args.momentum == 0:

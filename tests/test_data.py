@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minigrad.data import (ArrayDataset, Compose, DataLoader, Dataset, Normalize, RandomCrop,
+from minigrad.data import (ArrayDataset, Compose, Cutout, DataLoader, Dataset, Normalize, RandomCrop,
                            RandomHorizontalFlip, ToFloat)
 
 
@@ -238,6 +238,42 @@ def test_horizontal_flip_extremes_and_errors():
     assert np.array_equal(RandomHorizontalFlip(0.0)(images, np.random.default_rng(0)), images)
     with pytest.raises(ValueError, match="p=1.5"):
         RandomHorizontalFlip(1.5)
+
+
+def test_cutout_blanks_the_square_around_each_drawn_centre():
+    images = np.random.default_rng(0).uniform(1.0, 2.0, size=(300, 3, 7, 6)).astype(np.float32)  # no zeros
+    original = images.copy()
+    out = Cutout(size=4)(images, np.random.default_rng(5))
+    assert out.dtype == np.float32 and np.array_equal(images, original)  # the input is not written
+    draws = np.random.default_rng(5)
+    centre_rows, centre_cols = draws.integers(0, 7, size=300), draws.integers(0, 6, size=300)
+    sizes = set()
+    for i in range(300):
+        expected = np.zeros((7, 6), bool)  # the square of side 4 whose centre pixel is (row, col), clipped
+        for row in range(centre_rows[i] - 2, centre_rows[i] + 2):
+            for col in range(centre_cols[i] - 2, centre_cols[i] + 2):
+                if 0 <= row < 7 and 0 <= col < 6:
+                    expected[row, col] = True
+        for channel in range(3):  # every channel blanked alike, the rest untouched
+            assert np.array_equal(out[i, channel] == 0, expected)
+            assert np.array_equal(out[i, channel][~expected], images[i, channel][~expected])
+        sizes.add(int(expected.sum()))
+    assert 16 in sizes and min(sizes) < 16  # whole squares inside, clipped ones at the borders
+    assert np.array_equal(Cutout(4)(images, np.random.default_rng(5)), out)  # same generator, same batch
+
+
+def test_cutout_keeps_integer_images_and_checks_its_arguments():
+    images = np.full((2, 1, 5, 5), 7, np.uint8)
+    out = Cutout(size=5)(images, np.random.default_rng(1))
+    assert out.dtype == np.uint8 and 9 <= (out == 0).sum(axis=(1, 2, 3)).min()  # at least a 3x3 corner
+    with pytest.raises(ValueError, match="size=0"):
+        Cutout(0)
+    with pytest.raises(TypeError, match="int"):
+        Cutout(2.5)
+    with pytest.raises(ValueError, match=r"shape \(5, 5\)"):
+        Cutout(2)(np.zeros((5, 5)), np.random.default_rng(0))
+    with pytest.raises(TypeError, match="Generator"):
+        Cutout(2)(images, None)
 
 
 def test_normalize_per_channel():

@@ -32,7 +32,7 @@ Three ideas, in the order a training loop meets them:
 
 from minigrad.data.collate import default_collate
 from minigrad.data.loader import ArrayDataset, DataLoader, Dataset, TensorDataset
-from minigrad.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToFloat
+from minigrad.data.transforms import Compose, Cutout, Normalize, RandomCrop, RandomHorizontalFlip, ToFloat
 
 __all__ = [
     "Dataset",
@@ -42,6 +42,7 @@ __all__ = [
     "DataLoader",
     "RandomCrop",
     "RandomHorizontalFlip",
+    "Cutout",
     "ToFloat",
     "Normalize",
     "Compose",

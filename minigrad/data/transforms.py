@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from minigrad.data.loader import check_positive_int
 
-__all__ = ["RandomCrop", "RandomHorizontalFlip", "ToFloat", "Normalize", "Compose"]
+__all__ = ["RandomCrop", "RandomHorizontalFlip", "Cutout", "ToFloat", "Normalize", "Compose"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +105,41 @@ class RandomHorizontalFlip:
         flipped = images.copy()
         flipped[flip] = images[flip, :, :, ::-1]
         return flipped
+
+
+class Cutout:
+    """Blank out one random ``size x size`` square of every image (DeVries & Taylor 2017).
+
+    Each image gets its own square, centred on a pixel drawn uniformly from the whole image, so
+    near a border part of the square falls outside and a smaller area is blanked. The square is
+    set to 0: put Cutout after :class:`Normalize` and that 0 is the training set's mean colour.
+    A network that cannot count on any one part of the object being visible learns from all of
+    them; on a small training set, seen for many epochs, that is a regulariser.
+
+    >>> images = np.ones((1, 1, 4, 4), np.float32)
+    >>> int(Cutout(size=2)(images, np.random.default_rng(0)).sum()) in (12, 14, 15)
+    True
+    """
+
+    def __init__(self, size):
+        self.size = check_positive_int(size, "size")
+
+    def __repr__(self):
+        return f"Cutout(size={self.size})"
+
+    def __call__(self, images, rng):
+        _check_batch(images, "Cutout")
+        _check_rng(rng, "Cutout")
+        n, _, height, width = images.shape
+        centre_rows = rng.integers(0, height, size=n)
+        centre_cols = rng.integers(0, width, size=n)
+        # The square covers rows [centre - size // 2, centre - size // 2 + size), columns alike.
+        top, left = centre_rows - self.size // 2, centre_cols - self.size // 2
+        rows, cols = np.arange(height), np.arange(width)
+        in_rows = (rows >= top[:, None]) & (rows < top[:, None] + self.size)   # (N, H)
+        in_cols = (cols >= left[:, None]) & (cols < left[:, None] + self.size)  # (N, W)
+        blank = in_rows[:, None, :, None] & in_cols[:, None, None, :]          # (N, 1, H, W)
+        return np.where(blank, images.dtype.type(0), images)
 
 
 class ToFloat:

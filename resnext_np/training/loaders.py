@@ -9,6 +9,7 @@ import numpy as np
 from minigrad.data import (
     ArrayDataset,
     Compose,
+    Cutout,
     DataLoader,
     Normalize,
     RandomCrop,
@@ -41,7 +42,10 @@ def make_loaders(args, train_images, train_labels, test_images, test_labels, ran
     """Per-channel statistics come from the training images, so every data set is handled alike."""
     scaled = train_images.astype(np.float64) / 255.0
     mean, std = scaled.mean(axis=(0, 2, 3)), scaled.std(axis=(0, 2, 3)) + 1e-8
-    train_transform = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)])
+    augment = [RandomCrop(32, padding=4), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)]
+    if args.cutout:  # after Normalize: the blanked square takes the mean colour
+        augment.append(Cutout(args.cutout))
+    train_transform = Compose(augment)
     test_transform = Compose([ToFloat(), Normalize(mean, std)])
     train_loader = (ranks or join_ranks()).training_loader(ArrayDataset(train_images, train_labels), args.batch_size,
                                                            args.seed, train_transform)

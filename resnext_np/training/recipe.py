@@ -56,6 +56,7 @@ class Recipe:
     flip_tta: bool
     zero_init_residual: bool  # start every block's last BatchNorm at weight 0: each block begins as the identity
     whitening_stem: bool      # the first conv's filters whiten 3x3 patches of the training images, never trained
+    cutout: int               # side of the square blanked in every training image (minigrad.data.Cutout); 0: none
 
     def describe(self):
         """One line for ``--help`` and the plan: every value of the recipe."""
@@ -66,10 +67,12 @@ class Recipe:
 RECIPES = {
     "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
                     decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
-                    ema_decay=0.0, average_last=0.0, flip_tta=False, zero_init_residual=False, whitening_stem=False),
+                    ema_decay=0.0, average_last=0.0, flip_tta=False, zero_init_residual=False, whitening_stem=False,
+                    cutout=0),
     "cpu": Recipe("cpu", batch_size=32, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
                   decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
-                  ema_decay=0.0, average_last=0.25, flip_tta=True, zero_init_residual=False, whitening_stem=True),
+                  ema_decay=0.0, average_last=0.25, flip_tta=True, zero_init_residual=False, whitening_stem=True,
+                  cutout=0),
 }
 DEFAULT_RECIPE = "cpu"
 

@@ -95,6 +95,24 @@ def test_whitening_stem_is_fitted_to_the_first_training_images_and_never_trained
     assert type(plain.conv_1_3x3) is mg.nn.Conv2d and plain.conv_1_3x3.weight.requires_grad
 
 
+def test_cutout_goes_last_in_the_training_transform_only(capsys):
+    from minigrad.data import Cutout, Normalize
+    from resnext_np.training.loaders import make_loaders
+
+    images, labels = np.random.default_rng(0).integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), np.arange(8) % 10
+    with_cutout = train.parse_args(["--cutout", "8"])
+    train_loader, test_loader = make_loaders(with_cutout, images, labels, images, labels)
+    steps = train_loader.transform.transforms
+    assert isinstance(steps[-2], Normalize) and isinstance(steps[-1], Cutout) and steps[-1].size == 8
+    assert not any(isinstance(step, Cutout) for step in test_loader.transform.transforms)
+    plain_loader, _ = make_loaders(train.parse_args([]), images, labels, images, labels)
+    assert train.parse_args([]).cutout == recipe.RECIPES["cpu"].cutout
+    assert any(isinstance(step, Cutout) for step in plain_loader.transform.transforms) == bool(recipe.RECIPES["cpu"].cutout)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--cutout", "-1"])
+    assert "--cutout must be >= 0 pixels, got -1" in capsys.readouterr().err
+
+
 def test_flip_tta_averages_the_softmax_of_the_image_and_its_mirror():
     mg.manual_seed(0)
     model = mg.nn.Sequential(mg.nn.Flatten(), mg.nn.Linear(2 * 3 * 4, 5))
@@ -261,7 +279,7 @@ def test_help_shows_every_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--dataset", "--model", "--recipe", "--time-budget", "--epochs", "--batch-size", "--lr",
                    "--momentum", "--weight-decay", "--schedule", "--label-smoothing", "--ema-decay", "--flip-tta",
-                   "--seed", "--threads", "--out", "--warmup", "--whitening-stem", "--average-last"):
+                   "--seed", "--threads", "--out", "--warmup", "--whitening-stem", "--average-last", "--cutout"):
         after = text.split(option, 2)[-1][:400]
         assert "default" in after, option
     assert "resnext11_4x8d_w1" in text and "cpu: 0.2" in text
