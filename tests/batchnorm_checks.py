@@ -3,7 +3,8 @@
 import numpy as np
 
 DTYPES_AND_TOLERANCES = [(np.float64, 1e-12), (np.float32, 2e-5)]
-SHAPES = [(4, 3, 10), (2, 5, 1), (3, 2, 64)]  # (N, C, S): one value per channel and image included
+SHAPES = [(4, 3, 10), (2, 5, 1), (3, 2, 64), (2, 3, 2500)]  # (N, C, S): one value per channel and image included;
+# 2500 values per image: the forward sums them in blocks of batchnorm_cpu.SUM_BLOCK (1024)
 
 
 def random_inputs(shape, dtype):

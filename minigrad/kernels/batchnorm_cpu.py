@@ -13,10 +13,21 @@ Why a kernel: NumPy computes these with half a dozen full passes and temporaries
 activation tensor that is several MB large; here a channel is read three times in forward (sum,
 squared deviations, output) and twice in backward, with no temporaries, and its sums are
 accumulated in float64 so float32 activations lose nothing to rounding.
+
+The forward sums a channel in two levels: each run of at most ``SUM_BLOCK`` values of one image
+(a slice of one row of the (N, C, S) array) in the input's dtype, then those partial sums in
+float64. The inner loop then stays in float32 for float32 activations: 16 SIMD lanes and no
+conversion per value, where a float64 running total takes 8 lanes and a conversion. Measured on
+2 cores, the 12 BatchNorms of resnext11_4x8d_w1 at batch 32 (with the ReLU, one after another,
+medians of 31): forward 3.30 -> 2.76 ms, the fused backward (which sums alike) 5.19 -> 4.60 ms.
+The partial sums add up deviations from one of the channel's values, so they stay small even
+when the mean is large; the float64 total keeps their rounding from growing with the batch.
 """
 
 import numpy as np
 from numba import njit, prange
+
+SUM_BLOCK = 1024  # values summed in the input's dtype before joining the float64 total
 
 
 # fastmath "reassoc" lets LLVM reorder the per-channel sums into SIMD lanes (measured: 85 ms ->
@@ -37,26 +48,39 @@ def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
     mean = np.empty(channels, dtype=np.float64)
     var = np.empty(channels, dtype=np.float64)
     inv_std = np.empty(channels, dtype=np.float64)
+    dtype = x.dtype.type
     for c in prange(channels):
-        total = 0.0
+        # Summed relative to one of the channel's values: the partial sums then add up deviations
+        # of the size of the spread, not of the mean (values of 1e4 +- 1: off by 4e-4 otherwise).
+        reference = x[0, c, 0]
+        total = 0.0  # float64
         for n in range(batch):
-            for s in range(spatial):
-                total += x[n, c, s]
-        channel_mean = total / count
+            for start in range(0, spatial, SUM_BLOCK):
+                values = x[n, c, start : start + SUM_BLOCK]  # 1-D and contiguous: LLVM vectorises the loop
+                partial = dtype(0)
+                for s in range(values.shape[0]):
+                    partial += values[s] - reference
+                total += partial
+        channel_mean = reference + total / count
+        # The mean is subtracted in two parts, mean_high = mean rounded to x's dtype, then the
+        # rounding's remainder, so that x - mean_high is exact for x near the mean and the
+        # remainder is not lost.
+        mean_high = dtype(channel_mean)
+        mean_low = dtype(channel_mean - mean_high)
         squares = 0.0
         for n in range(batch):
-            for s in range(spatial):
-                centered = x[n, c, s] - channel_mean
-                squares += centered * centered
+            for start in range(0, spatial, SUM_BLOCK):
+                values = x[n, c, start : start + SUM_BLOCK]
+                partial = dtype(0)
+                for s in range(values.shape[0]):
+                    centered = (values[s] - mean_high) - mean_low
+                    partial += centered * centered
+                squares += partial
         channel_var = squares / count
         channel_inv_std = 1.0 / np.sqrt(channel_var + eps)
         # y = (x - mean) * (gamma * inv_std) + beta, in x's dtype. Not x * scale + shift: with a
         # large mean, x * scale and shift are two large numbers that cancel, and float32 keeps
-        # only ~7 digits of each (mean 1e6, std 1: off by 0.09). The mean is subtracted in two
-        # parts, mean_high = mean rounded to x's dtype, then the rounding's remainder, so that
-        # x - mean_high is exact for x near the mean and the remainder is not lost.
-        mean_high = x.dtype.type(channel_mean)
-        mean_low = x.dtype.type(channel_mean - mean_high)
+        # only ~7 digits of each (mean 1e6, std 1: off by 0.09).
         scale = x.dtype.type(weight[c] * channel_inv_std)
         shift = x.dtype.type(bias[c])
         for n in range(batch):

@@ -22,12 +22,14 @@ Unfused, the block's end writes BN(x), then BN(x) + r, then the ReLU's output, a
 the ReLU's dz; fused, it writes y and dr.
 
 The elementwise arithmetic runs in the input's dtype (float32 in training: twice the SIMD
-lanes of float64) while the two per-channel sums are still accumulated in float64.
-Its speed-up has not yet been measured on a quiet machine (issue 22 lists the benchmarks to run).
+lanes of float64); the two per-channel sums are partial sums in that dtype, added up in float64
+(as :mod:`minigrad.kernels.batchnorm_cpu`'s forward does: its docstring has the measurement).
 """
 
 import numpy as np
 from numba import njit, prange
+
+from minigrad.kernels.batchnorm_cpu import SUM_BLOCK
 
 __all__ = ["batch_norm_relu_backward"]
 
@@ -47,15 +49,22 @@ def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, grad_residua
     grad_bias = np.empty(channels, dtype=grad_out.dtype)
     for c in prange(channels):
         channel_mean, channel_inv_std = dtype(mean[c]), dtype(inv_std[c])
-        sum_dz = 0.0  # float64
+        sum_dz = 0.0  # float64 totals of partial sums in dy's dtype, as batchnorm_cpu's forward sums
         sum_dz_xhat = 0.0
         for n in range(batch):
-            for s in range(spatial):
-                dz = grad_out[n, c, s] if y[n, c, s] > 0 else dtype(0)
-                if grad_residual is not None:
-                    grad_residual[n, c, s] = dz
-                sum_dz += dz
-                sum_dz_xhat += dz * ((x[n, c, s] - channel_mean) * channel_inv_std)
+            for start in range(0, spatial, SUM_BLOCK):
+                # 1-D contiguous slices: LLVM vectorises the loop over them
+                stop = min(start + SUM_BLOCK, spatial)
+                dy_row, y_row, x_row = grad_out[n, c, start:stop], y[n, c, start:stop], x[n, c, start:stop]
+                partial_dz, partial_dz_xhat = dtype(0), dtype(0)
+                for s in range(stop - start):
+                    dz = dy_row[s] if y_row[s] > 0 else dtype(0)
+                    if grad_residual is not None:
+                        grad_residual[n, c, start + s] = dz
+                    partial_dz += dz
+                    partial_dz_xhat += dz * ((x_row[s] - channel_mean) * channel_inv_std)
+                sum_dz += partial_dz
+                sum_dz_xhat += partial_dz_xhat
         scale = dtype(weight[c] * inv_std[c])
         mean_dz = dtype(sum_dz / count)
         mean_dz_xhat = dtype(sum_dz_xhat / count)

@@ -29,11 +29,12 @@ def test_backward_by_hand():
     np.testing.assert_allclose(grad_x, 0.0, atol=1e-15)
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 5), (2, 3, 2500)])  # 2500 values: summed in blocks of SUM_BLOCK
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-5)])
-def test_kernels_match_numpy_formulas(dtype, tolerance):
+def test_kernels_match_numpy_formulas(dtype, tolerance, shape):
     rng = np.random.default_rng(0)
-    x = (rng.standard_normal((3, 4, 5)) * 2 + 1).astype(dtype)
-    gamma, beta = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    gamma, beta = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
     eps = 1e-5
     y, mean, var, inv_std = batchnorm_cpu.batch_norm_forward(x, gamma, beta, eps)
