@@ -53,7 +53,7 @@ def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
         # Summed relative to one of the channel's values: the partial sums then add up deviations
         # of the size of the spread, not of the mean (values of 1e4 +- 1: off by 4e-4 otherwise).
         reference = x[0, c, 0]
-        total = 0.0  # float64
+        total = np.float64(0)  # not 0.0: run as plain Python, NumPy 2 would keep float32 + 0.0 in float32
         for n in range(batch):
             for start in range(0, spatial, SUM_BLOCK):
                 values = x[n, c, start : start + SUM_BLOCK]  # 1-D and contiguous: LLVM vectorises the loop
@@ -67,7 +67,7 @@ def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
         # remainder is not lost.
         mean_high = dtype(channel_mean)
         mean_low = dtype(channel_mean - mean_high)
-        squares = 0.0
+        squares = np.float64(0)
         for n in range(batch):
             for start in range(0, spatial, SUM_BLOCK):
                 values = x[n, c, start : start + SUM_BLOCK]

@@ -49,8 +49,8 @@ def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, grad_residua
     grad_bias = np.empty(channels, dtype=grad_out.dtype)
     for c in prange(channels):
         channel_mean, channel_inv_std = dtype(mean[c]), dtype(inv_std[c])
-        sum_dz = 0.0  # float64 totals of partial sums in dy's dtype, as batchnorm_cpu's forward sums
-        sum_dz_xhat = 0.0
+        sum_dz = np.float64(0)  # float64 totals of partial sums in dy's dtype, as batchnorm_cpu's forward sums
+        sum_dz_xhat = np.float64(0)
         for n in range(batch):
             for start in range(0, spatial, SUM_BLOCK):
                 # 1-D contiguous slices: LLVM vectorises the loop over them
