@@ -3,9 +3,11 @@
 A schedule that decays the learning rate must know where training ends before it starts, so a
 time budget is turned into a number of steps once, up front:
 
-1. time a few of the loop's own training steps (fresh augmented batches, the checks for
-   non-finite values included; after one untimed step, which pays for compilation and first-touch
-   page faults), one evaluation batch and one checkpoint write, on a throwaway run;
+1. time the loop's own training steps (fresh augmented batches, the checks for non-finite values
+   included; after one untimed step, which pays for compilation and first-touch page faults),
+   one evaluation batch and one checkpoint write, on a throwaway run. The steps are timed for
+   ``TIMING_SHARE`` of the budget (at least ``TIMED_STEPS`` of them): a shared machine's speed
+   changes from second to second, and six steps of 0.1 s measured one such moment;
 2. solve  setup + steps * step_seconds + epochs * evaluation_seconds + final_evaluation <= budget
    for the largest whole number of steps, leaving ``MARGIN`` of the budget for noise;
 3. from then on the run is step-based: the plan is stored in the checkpoint, so ``--resume``
@@ -25,7 +27,13 @@ import time
 from typing import NamedTuple
 
 MARGIN = 0.08          # of the budget, kept free for timing noise
-TIMED_STEPS = 6        # timed training steps (after one untimed)
+TIMED_STEPS = 6        # timed training steps at least (after one untimed)
+# ...and more, until they add up to this share of the budget. Six steps of batch 32 (0.6 s) put
+# the step at 0.111 and 0.124 s in the plans of two 5-minute runs that then took 0.091 and
+# 0.105 s a step: a fifth of the budget's steps went unplanned (December 2026,
+# docs/cpu_recipe.md). 1.5% of a 5-minute budget is 4.5 s, about 45 steps.
+TIMING_SHARE = 0.015
+MAX_TIMED_STEPS = 200
 
 
 class Plan(NamedTuple):
@@ -79,16 +87,35 @@ def plan_for_budget(budget_seconds, spent_seconds, steps_per_epoch, step_seconds
                 float(step_seconds), float(evaluation_seconds))
 
 
-def time_calls(call, repeats, clock=time.perf_counter):
-    """Median seconds of ``call()`` over ``repeats`` calls, after one untimed call."""
-    call()
+def timed_calls(call, repeats, clock=time.perf_counter):
+    """The seconds each of ``repeats`` calls of ``call()`` took."""
     seconds = []
     for _ in range(repeats):
         started = clock()
         call()
         seconds.append(clock() - started)
-    seconds.sort()
-    return seconds[len(seconds) // 2]
+    return seconds
+
+
+def median(seconds):
+    return sorted(seconds)[len(seconds) // 2]
+
+
+def time_calls(call, repeats, clock=time.perf_counter):
+    """Median seconds of ``call()`` over ``repeats`` calls, after one untimed call."""
+    call()
+    return median(timed_calls(call, repeats, clock))
+
+
+def more_steps_to_time(step_seconds, budget_seconds, timed=TIMED_STEPS):
+    """How many steps to time after the first ``timed`` (of ``step_seconds`` each), so that all
+    of them add up to ``TIMING_SHARE`` of the budget (at most ``MAX_TIMED_STEPS`` in all).
+
+    >>> more_steps_to_time(0.1, 300)  # 5 minutes: 45 steps of 0.1 s in all
+    39
+    """
+    wanted = math.ceil(TIMING_SHARE * budget_seconds / step_seconds) if step_seconds > 0 else MAX_TIMED_STEPS
+    return max(0, min(wanted, MAX_TIMED_STEPS) - timed)
 
 
 def plan_from_dict(values):

@@ -6,6 +6,7 @@
 """
 
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -13,7 +14,8 @@ import time
 import minigrad as mg
 from minigrad.data import DataLoader
 from resnext_np.training import report, saving, scoring
-from resnext_np.training.budget import TIMED_STEPS, plan_for_budget, plan_for_epochs, plan_from_dict, time_calls
+from resnext_np.training.budget import (MAX_TIMED_STEPS, TIMED_STEPS, TIMING_SHARE, median, more_steps_to_time,
+                                        plan_for_budget, plan_for_epochs, plan_from_dict, time_calls, timed_calls)
 from resnext_np.training.checkpoint import CHECKPOINT_NAME
 from resnext_np.training.errors import UsageError
 from resnext_np.training.loaders import load_data, make_loaders
@@ -29,11 +31,14 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     the non-finite checks, the optimiser and schedule step), so the plan counts what the run does;
     under mpiexec that includes the all-reduce, and the plan is the slowest rank's.
     """
+    ranks = ranks or join_ranks()
     train_loader, test_loader = loaders
     # A loader of its own, so the run's loader (and its random state) is untouched.
     timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
                                seed=train_loader.seed + 1, transform=train_loader.transform)
-    throwaway = Trainer(args, (timing_loader, test_loader), class_names, plan_for_epochs(1, len(timing_loader)),
+    # Enough epochs that its schedule outlasts every step it may time.
+    timing_plan = plan_for_epochs(math.ceil((MAX_TIMED_STEPS + 1) / len(timing_loader)), len(timing_loader))
+    throwaway = Trainer(args, (timing_loader, test_loader), class_names, timing_plan,
                         clock=clock, ranks=ranks)
     batches = iter(timing_loader)
 
@@ -45,7 +50,12 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
             batch = next(batches)
         throwaway.step(*batch, epoch=0, step=0)
 
-    step_seconds = time_calls(train_step, TIMED_STEPS, clock)
+    train_step()  # untimed: compilation, first-touch page faults
+    step_times = timed_calls(train_step, TIMED_STEPS, clock)
+    # Every rank times the same number of steps (each step all-reduces): the slowest rank's first estimate decides.
+    (first_estimate,) = ranks.slowest(median(step_times))
+    step_times += timed_calls(train_step, more_steps_to_time(first_estimate, args.time_budget * 60), clock)
+    step_seconds = median(step_times)
     test_images = next(iter(test_loader))[0]
 
     def evaluate_batch():
@@ -59,7 +69,7 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     # After every epoch: an evaluation (the last batch may be smaller: a safe overestimate) and a checkpoint.
     evaluation_seconds = batch_seconds * len(test_loader) + time_calls(save_checkpoint_like, 1, clock)
     final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
-    spent, step_seconds, evaluation_seconds, final_seconds = (ranks or join_ranks()).slowest(
+    spent, step_seconds, evaluation_seconds, final_seconds = ranks.slowest(
         clock() - started, step_seconds, evaluation_seconds, final_seconds)
     try:
         return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds,
@@ -84,7 +94,8 @@ def choose_plan(args, checkpoint, checkpoint_path, loaders, class_names, started
             plan = plan_for_epochs(args.epochs, steps_per_epoch)
         return plan
     if args.time_budget is not None:
-        print(f"planning {args.time_budget:g} min: timing {TIMED_STEPS + 1} training steps and an evaluation...")
+        timing = TIMING_SHARE * args.time_budget * 60
+        print(f"planning {args.time_budget:g} min: timing training steps (about {timing:.1f} s) and an evaluation...")
         return measure_plan(args, loaders, class_names, started, clock, ranks)
     return plan_for_epochs(args.epochs, steps_per_epoch)
 

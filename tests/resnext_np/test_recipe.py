@@ -172,6 +172,32 @@ def test_time_calls_takes_the_median_after_an_untimed_call():
     assert budget.time_calls(call, 3, clock) == 2.0
 
 
+@pytest.mark.parametrize("step_seconds, budget_seconds, more", [
+    (0.1, 300, 39),    # 5 minutes: 45 steps of 0.1 s add up to 1.5% of the budget
+    (1.0, 60, 0),      # the first six steps already take more than 1.5% of a minute
+    (0.001, 600, 194),  # capped: 200 timed steps in all
+])
+def test_planner_times_steps_for_a_share_of_the_budget(step_seconds, budget_seconds, more):
+    assert budget.more_steps_to_time(step_seconds, budget_seconds) == more
+
+
+def test_planning_times_the_steps_that_fill_its_share_of_the_budget(monkeypatch, capsys):
+    from resnext_np.training.loop import Trainer
+
+    calls = []
+    original_step = Trainer.step
+
+    def counted_step(self, *args, **kwargs):
+        calls.append(1)
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "step", counted_step)
+    # A timed step is one tick between two readings: 1 s, so 1.5% of a 20-minute budget is 18 steps.
+    assert train.run(train.parse_args(TINY + ["--time-budget", "20", "--plan-only"]), clock=FakeClock(tick=1.0)) == []
+    assert len(calls) == 1 + 18  # one untimed step first
+    assert "measured 1.000 s per step" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("averaging, reported", [
     (["--ema-decay", "0.9"], "moving average of the weights"),
     (["--average-last", "0.5"], "average of the weights of the last 50% of the steps"),
