@@ -24,6 +24,7 @@ after every step and ends the run (saving a resumable checkpoint) once the budge
 
 import math
 import time
+from statistics import median_high
 from typing import NamedTuple
 
 MARGIN = 0.08          # of the budget, kept free for timing noise
@@ -97,14 +98,10 @@ def timed_calls(call, repeats, clock=time.perf_counter):
     return seconds
 
 
-def median(seconds):
-    return sorted(seconds)[len(seconds) // 2]
-
-
 def time_calls(call, repeats, clock=time.perf_counter):
     """Median seconds of ``call()`` over ``repeats`` calls, after one untimed call."""
     call()
-    return median(timed_calls(call, repeats, clock))
+    return median_high(timed_calls(call, repeats, clock))
 
 
 def more_steps_to_time(step_seconds, budget_seconds, timed=TIMED_STEPS):

@@ -10,11 +10,12 @@ import math
 import os
 import tempfile
 import time
+from statistics import median_high
 
 import minigrad as mg
 from minigrad.data import DataLoader
 from resnext_np.training import report, saving, scoring
-from resnext_np.training.budget import (MAX_TIMED_STEPS, TIMED_STEPS, TIMING_SHARE, median, more_steps_to_time,
+from resnext_np.training.budget import (MAX_TIMED_STEPS, TIMED_STEPS, TIMING_SHARE, more_steps_to_time,
                                         plan_for_budget, plan_for_epochs, plan_from_dict, time_calls, timed_calls)
 from resnext_np.training.checkpoint import CHECKPOINT_NAME
 from resnext_np.training.errors import UsageError
@@ -53,9 +54,9 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     train_step()  # untimed: compilation, first-touch page faults
     step_times = timed_calls(train_step, TIMED_STEPS, clock)
     # Every rank times the same number of steps (each step all-reduces): the slowest rank's first estimate decides.
-    (first_estimate,) = ranks.slowest(median(step_times))
+    (first_estimate,) = ranks.slowest(median_high(step_times))
     step_times += timed_calls(train_step, more_steps_to_time(first_estimate, args.time_budget * 60), clock)
-    step_seconds = median(step_times)
+    step_seconds = median_high(step_times)
     test_images = next(iter(test_loader))[0]
 
     def evaluate_batch():
