@@ -22,6 +22,7 @@ CASES = [
     (2, 6, 5, 7, 4, 2, (1, 1), (1, 3), 0, 2),  # 1x1 without padding, non-square stride, dilation
     (2, 4, 5, 6, 10, 2, (1, 3), 1, (1, 3), 1),  # padding past the kernel's reach (output borders see only zeros)
     (1, 10, 6, 6, 10, 2, (5, 5), 1, 2, 1),  # 5x5, 5 filters per group (not a multiple of four)
+    (1, 4, 6, 7, 4, 2, (3, 3), 2, 1, 1),  # stride 2, padding 1, odd width (a row's pixels split unevenly)
 ]
 
 
