@@ -12,7 +12,7 @@ import pytest
 from conv_cases import CASES, make_case
 
 from minigrad.kernels import conv, reference
-from minigrad.kernels.conv import direct, im2col_matmul
+from minigrad.kernels.conv import direct, im2col_matmul, phases
 from minigrad.kernels.conv.selection import ALGORITHMS, conv_algorithm
 from minigrad.kernels.conv_geometry import ConvGeometry
 
@@ -210,6 +210,18 @@ def test_direct_loops_in_tasks_of_several_images(case):
     batch = 2 * direct._images_per_task(probe) + 1
     x, weight, grad_out, geom = make_case((batch,) + case[1:])
     assert direct._images_per_task(geom) > 1
+    with conv_algorithm("direct"):
+        assert_all_three_match_reference(x, weight, grad_out, geom)
+
+
+@pytest.mark.parametrize("case, plane", [((5, 4, 5, 6, 6, 2, (3, 3), 1, 1, 1), (6, 7)), ((5, 4, 5, 6, 6, 2, (3, 3), 1, (3, 1), 1), (11, 8)),
+                                         ((5, 4, 5, 6, 6, 2, (3, 3), 2, 1, 1), (4, 4))],
+                         ids=["same: rows and images share their zeros", "rows past the kernel's reach do not", "stride 2 does not"])
+def test_direct_layout_shares_padding_where_the_kernel_reaches_it(case, plane):
+    """At stride 1, with padding <= (k-1)*d, a task's planes keep only their top and left padding
+    (phases.py, "Shared padding"); each layout gives the reference's results for five images."""
+    x, weight, grad_out, geom = make_case(case)
+    assert phases.plane_shape(geom.record()) == plane
     with conv_algorithm("direct"):
         assert_all_three_match_reference(x, weight, grad_out, geom)
 

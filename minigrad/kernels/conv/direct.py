@@ -36,7 +36,8 @@ from numba import njit, prange
 
 from minigrad.kernels.conv.direct_rows import (FILTER_BLOCK, add_back_to_four_taps, add_back_to_tap, add_kernel_row,
                                                 dot_kernel_row)
-from minigrad.kernels.conv.phases import copy_from_phases, copy_from_row_pitch, copy_into_phases, copy_to_row_pitch, phase_layout
+from minigrad.kernels.conv.phases import (copy_from_phases, copy_from_row_pitch, copy_into_phases, copy_to_row_pitch, phase_layout,
+                                           plane_shape)
 from minigrad.kernels.conv.shifted import grad_input_as_forward
 from minigrad.kernels.threads import use_numba_threads
 
@@ -160,8 +161,7 @@ def _blocked_filters(weight, groups):
 
 def _images_per_task(geom):
     """How many images one task takes: as many padded phase planes as fit in DIRECT_TASK_PIXELS."""
-    plane_h = -(-(geom.in_h + 2 * geom.pad_h) // geom.stride_h)
-    plane_w = -(-(geom.in_w + 2 * geom.pad_w) // geom.stride_w)
+    plane_h, plane_w = plane_shape(geom.record())
     return max(1, DIRECT_TASK_PIXELS // (plane_h * plane_w))
 
 

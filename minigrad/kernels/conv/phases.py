@@ -20,6 +20,16 @@ output positions k read are one contiguous run of the buffer. Stride 1 is the ca
 Hq = Hp and Wq = Wp. Positions k whose x >= ow, or whose row falls between two images, are
 garbage: computed, and dropped.
 
+Shared padding (stride 1). Stored flat, a row's right padding and the next row's left padding
+are neighbours: 2*pad zeros where pad would do, since a tap that runs past a row's end reads the
+next row's left padding. So when the padding reaches no further than the kernel (pad <= (k-1)*d,
+every "same" convolution), each row keeps only its left padding (Wq = W + pad_w) and each image
+only its top padding (Hq = H + pad_h), the last image's bottom padding being the buffer's zero
+tail. The formulas above hold as they are. On 8x8 images a 3x3 kernel then computes 64 of 81
+positions instead of 64 of 100; measured on 2 cores, 64 x 512ch x 8x8, groups 32: forward, grad
+input and grad weight each 7.3-8.2 -> 6.9-7.1 ms (three runs of each, alternating; 16x16 moved
+inside the noise).
+
 Every function takes the convolution as a :data:`~minigrad.kernels.conv_geometry.KernelGeometry`
 record and the task's layout as a :data:`PhaseLayout`, and runs inside the direct loops' Numba
 tasks (``@njit``; plain Python under ``NUMBA_DISABLE_JIT=1``).
@@ -39,10 +49,25 @@ PhaseLayout = namedtuple("PhaseLayout", ["plane_size", "plane_w", "phase_size", 
 
 
 @njit(cache=True)
+def plane_shape(geometry):
+    """``(Hq, Wq)``: the rows and the row pitch of one image's plane in a task's buffer."""
+    if shares_padding(geometry):
+        return geometry.in_h + geometry.pad_h, geometry.in_w + geometry.pad_w
+    return -(-(geometry.in_h + 2 * geometry.pad_h) // geometry.stride_h), -(-(geometry.in_w + 2 * geometry.pad_w) // geometry.stride_w)
+
+
+@njit(cache=True)
+def shares_padding(geometry):
+    """Whether neighbouring rows (and images) share their zeros: at stride 1, when the padding
+    reaches no further than the kernel does (pad <= (k - 1)*d, as in every "same" convolution)."""
+    return (geometry.stride_h == geometry.stride_w == 1 and geometry.pad_h <= (geometry.kernel_h - 1) * geometry.dilation_h
+            and geometry.pad_w <= (geometry.kernel_w - 1) * geometry.dilation_w)
+
+
+@njit(cache=True)
 def phase_layout(geometry, image_count):
     """The :data:`PhaseLayout` of a task of ``image_count`` images."""
-    plane_h = -(-(geometry.in_h + 2 * geometry.pad_h) // geometry.stride_h)
-    plane_w = -(-(geometry.in_w + 2 * geometry.pad_w) // geometry.stride_w)
+    plane_h, plane_w = plane_shape(geometry)
     plane_size = plane_h * plane_w
     phase_size = image_count * plane_size
     start = np.empty((geometry.kernel_h, geometry.kernel_w), dtype=np.int64)
