@@ -221,7 +221,7 @@ def test_direct_layout_shares_padding_where_the_kernel_reaches_it(case, plane):
     """At stride 1, with padding <= (k-1)*d, a task's planes keep only their top and left padding
     (phases.py, "Shared padding"); each layout gives the reference's results for five images."""
     x, weight, grad_out, geom = make_case(case)
-    assert phases.plane_shape(geom.record()) == plane
+    assert phases.plane_shape(geom) == plane
     with conv_algorithm("direct"):
         assert_all_three_match_reference(x, weight, grad_out, geom)
 

@@ -161,7 +161,7 @@ def _blocked_filters(weight, groups):
 
 def _images_per_task(geom):
     """How many images one task takes: as many padded phase planes as fit in DIRECT_TASK_PIXELS."""
-    plane_h, plane_w = plane_shape(geom.record())
+    plane_h, plane_w = plane_shape(geom)
     return max(1, DIRECT_TASK_PIXELS // (plane_h * plane_w))
 
 

@@ -39,6 +39,7 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 # plane_size = Hq*Wq (one phase of one image) and plane_w = Wq (its row pitch); phase_size =
 # image_count*Hq*Wq (one phase of the task's images); start[i, j] = where tap (i, j)'s run begins;
@@ -48,7 +49,9 @@ from numba import njit
 PhaseLayout = namedtuple("PhaseLayout", ["plane_size", "plane_w", "phase_size", "start", "positions", "buffer_size"])
 
 
-@njit(cache=True)
+# register_jitable: plain Python functions that Numba code can call too (the direct loops'
+# Python side sizes its tasks with them, on the ConvGeometry itself, without a Numba dispatch).
+@register_jitable
 def plane_shape(geometry):
     """``(Hq, Wq)``: the rows and the row pitch of one image's plane in a task's buffer."""
     if shares_padding(geometry):
@@ -56,7 +59,7 @@ def plane_shape(geometry):
     return -(-(geometry.in_h + 2 * geometry.pad_h) // geometry.stride_h), -(-(geometry.in_w + 2 * geometry.pad_w) // geometry.stride_w)
 
 
-@njit(cache=True)
+@register_jitable
 def shares_padding(geometry):
     """Whether neighbouring rows (and images) share their zeros: at stride 1, when the padding
     reaches no further than the kernel does (pad <= (k - 1)*d, as in every "same" convolution)."""
