@@ -19,7 +19,11 @@ The same pair of kernels ends every ResNeXt block, where the shortcut r joins be
     backward  dr = dz = dy * [y > 0]             written once, as the shortcut's gradient
 
 Unfused, the block's end writes BN(x), then BN(x) + r, then the ReLU's output, and in backward
-the ReLU's dz; fused, it writes y and dr.
+the ReLU's dz; fused, it writes y and dr. dr is written in a loop of its own over a 1-D slice:
+stored through a 3-D index inside the loop of sums, it kept LLVM from vectorising that loop.
+Measured on 2 cores, batch 32, float32 (medians of 41, before and after alternating): the
+merge's backward at 128ch 16x16 1.55-1.65 -> 0.86 ms, 256ch 8x8 1.08 -> 0.52 ms, 64ch 32x32
+2.6-3.0 -> 2.0-2.3 ms.
 
 The elementwise arithmetic runs in the input's dtype (float32 in training: twice the SIMD
 lanes of float64); the two per-channel sums are partial sums in that dtype, added up in float64
@@ -56,11 +60,13 @@ def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, grad_residua
                 # 1-D contiguous slices: LLVM vectorises the loop over them
                 stop = min(start + SUM_BLOCK, spatial)
                 dy_row, y_row, x_row = grad_out[n, c, start:stop], y[n, c, start:stop], x[n, c, start:stop]
+                if grad_residual is not None:  # dr = dz, in a loop of its own (the module's docstring says why)
+                    residual_row = grad_residual[n, c, start:stop]
+                    for s in range(stop - start):
+                        residual_row[s] = dy_row[s] if y_row[s] > 0 else dtype(0)
                 partial_dz, partial_dz_xhat = dtype(0), dtype(0)
                 for s in range(stop - start):
                     dz = dy_row[s] if y_row[s] > 0 else dtype(0)
-                    if grad_residual is not None:
-                        grad_residual[n, c, start + s] = dz
                     partial_dz += dz
                     partial_dz_xhat += dz * ((x_row[s] - channel_mean) * channel_inv_std)
                 sum_dz += partial_dz
@@ -69,10 +75,11 @@ def batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, grad_residua
         mean_dz = dtype(sum_dz / count)
         mean_dz_xhat = dtype(sum_dz_xhat / count)
         for n in range(batch):
+            dy_image, y_image, x_image, grad_image = grad_out[n, c], y[n, c], x[n, c], grad_input[n, c]
             for s in range(spatial):
-                dz = grad_out[n, c, s] if y[n, c, s] > 0 else dtype(0)
-                xhat = (x[n, c, s] - channel_mean) * channel_inv_std
-                grad_input[n, c, s] = scale * (dz - mean_dz - xhat * mean_dz_xhat)
+                dz = dy_image[s] if y_image[s] > 0 else dtype(0)
+                xhat = (x_image[s] - channel_mean) * channel_inv_std
+                grad_image[s] = scale * (dz - mean_dz - xhat * mean_dz_xhat)
         grad_weight[c] = sum_dz_xhat
         grad_bias[c] = sum_dz
     return grad_input, grad_weight, grad_bias
