@@ -205,13 +205,23 @@ def test_im2col_runs_a_batch_in_several_column_blocks(dtype):
 def test_direct_loops_in_tasks_of_several_images(case):
     """A task lays several images one after another (in each stride phase): the positions
     between them are garbage to drop from the output and to leave out of both gradients. The
-    batch here makes two full tasks and one of a single image."""
-    probe = make_case((1,) + case[1:])[3]
-    batch = 2 * direct._images_per_task(probe) + 1
+    batch here is one image more than two full tasks hold: three blocks, the last one smaller."""
+    plane_h, plane_w = phases.plane_shape(make_case((1,) + case[1:])[3])
+    batch = 2 * (direct.DIRECT_TASK_PIXELS // (plane_h * plane_w)) + 1
     x, weight, grad_out, geom = make_case((batch,) + case[1:])
-    assert direct._images_per_task(geom) > 1
+    images = direct._images_per_task(geom)
+    assert images > 1 and -(-batch // images) == 3 and batch % images != 0
     with conv_algorithm("direct"):
         assert_all_three_match_reference(x, weight, grad_out, geom)
+
+
+@pytest.mark.parametrize("batch, images", [(32, 11), (43, 11), (64, 11), (12, 12), (13, 7), (1, 1)])
+def test_direct_blocks_of_images_are_as_even_as_the_batch_allows(batch, images):
+    """12 padded 8x8 planes (9x9 with shared padding) fit in a task; the batch is cut into the
+    fewest blocks that hold it, of equal size but for one image (32 = 11 + 11 + 10, not 12 + 12
+    + 8: ``prange`` gives each thread an equal count of tasks, so equal tasks balance the threads)."""
+    geom = ConvGeometry.from_shapes((batch, 8, 8, 8), (8, 2, 3, 3), 1, 1, 1, 4)
+    assert direct._images_per_task(geom) == images
 
 
 @pytest.mark.parametrize("case, plane", [((5, 4, 5, 6, 6, 2, (3, 3), 1, 1, 1), (6, 7)), ((5, 4, 5, 6, 6, 2, (3, 3), 1, (3, 1), 1), (11, 8)),

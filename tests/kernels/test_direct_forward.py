@@ -20,7 +20,7 @@ GEOMETRIES = {
     "stride2": ((2, 8, 9, 9), (8, 2, 3, 3), 2, 1, 1, 4),
     "dense_no_padding": ((2, 3, 6, 7), (5, 3, 3, 3), 1, 0, 1, 1),
     "depthwise_dilated": ((2, 6, 9, 8), (6, 1, 3, 3), 1, 2, 2, 6),
-    # 1024 // (9*9) = 12 images per task (shared padding, phases.py): 43 images make 4 image blocks, the last one of 7.
+    # 1024 // (9*9) = 12 images fit in a task (shared padding, phases.py): 43 images make 4 blocks of 11, 11, 11 and 10.
     "several_image_blocks": ((43, 4, 8, 8), (6, 2, 3, 3), 1, 1, 1, 2),
 }
 
