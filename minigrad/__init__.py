@@ -22,6 +22,7 @@ from minigrad import allocator, autograd, functional, kernels, nn, optim, utils
 from minigrad.autograd import Function, is_grad_enabled, no_grad
 from minigrad.backend import get_device, use_device
 from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.kernels.compiled_cache import forget_stale_kernels
 from minigrad.kernels.conv.selection import conv_algorithm
 from minigrad.kernels.threads import get_num_threads, set_num_threads
 from minigrad.random import manual_seed
@@ -31,6 +32,7 @@ from minigrad.serialization import load, save
 
 kernels.threads.take_charge_of_the_cores()
 allocator.reuse_freed_memory()
+forget_stale_kernels()  # before any kernel runs (minigrad/kernels/compiled_cache.py says why)
 
 __version__ = "0.1.0"
 
