@@ -102,8 +102,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="minigrad.set_num_threads in both (default 2)")
     parser.add_argument("--reuse-numba-cache", action="store_true",
                         help="load each checkout's kernels from the Numba cache it already has instead of compiling "
-                             "them afresh (starts in seconds; Numba does not notice a change to a file that a cached "
-                             "kernel calls into, so after such a change this can time the old code)")
+                             "them afresh (starts in seconds; a checkout from before minigrad/kernels/compiled_cache.py "
+                             "may then time kernels compiled from its files' older versions)")
     args = parser.parse_args(argv)
     for name in ("bursts", "steps", "threads"):
         if getattr(args, name) < 1:
