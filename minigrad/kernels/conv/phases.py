@@ -26,10 +26,10 @@ next row's left padding. So when the padding reaches no further than the kernel 
 every "same" convolution), each row keeps only its left padding (Wq = W + pad_w) and each image
 only its top padding (Hq = H + pad_h), the last image's bottom padding being the buffer's zero
 tail. The formulas above hold with these Hq and Wq: a tap that reads past a row's end lands in
-the next row's left padding, and past an image's last row in the next image's top padding. On 8x8 images a 3x3 kernel then computes 64 of 81
-positions instead of 64 of 100; measured on 2 cores, 64 x 512ch x 8x8, groups 32: forward, grad
-input and grad weight each 7.3-8.2 -> 6.9-7.1 ms (three runs of each, alternating; 16x16 moved
-inside the noise).
+the next row's left padding, and past an image's last row in the next image's top padding. On
+8x8 images a 3x3 kernel then computes 64 of 81 positions instead of 64 of 100; measured on 2
+cores, 64 x 512ch x 8x8, groups 32: forward, grad input and grad weight each 7.3-8.2 -> 6.9-7.1
+ms (three runs of each, alternating; 16x16 moved inside the noise).
 
 Every function takes the convolution as a :data:`~minigrad.kernels.conv_geometry.KernelGeometry`
 record and the task's layout as a :data:`PhaseLayout`, and runs inside the direct loops' Numba
