@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The step is written here, not taken from each checkout's benchmarks/train_step.py, so that both
+# sides run the same step code whatever their benchmarks hold.
 WORKER = r"""
 import json, sys, time
 import numpy as np

@@ -218,7 +218,7 @@ def test_direct_loops_in_tasks_of_several_images(case):
 @pytest.mark.parametrize("batch, images", [(32, 11), (43, 11), (64, 11), (12, 12), (13, 7), (1, 1)])
 def test_direct_blocks_of_images_are_as_even_as_the_batch_allows(batch, images):
     """12 padded 8x8 planes (9x9 with shared padding) fit in a task; the batch is cut into the
-    fewest blocks that hold it, of equal size but for one image (32 = 11 + 11 + 10, not 12 + 12
+    fewest blocks that hold it, split evenly (32 = 11 + 11 + 10, not 12 + 12
     + 8: ``prange`` gives each thread an equal count of tasks, so equal tasks balance the threads)."""
     geom = ConvGeometry.from_shapes((batch, 8, 8, 8), (8, 2, 3, 3), 1, 1, 1, 4)
     assert direct._images_per_task(geom) == images

@@ -48,8 +48,9 @@ __all__ = ["forward", "grad_input", "grad_weight", "cannot_compute"]
 # weight gradients to add up). Measured forward / grad input / grad weight on 2 cores, 64 x
 # 512ch x 8x8, groups 32: one image per task 7.4 / 7.4 / 10.1 ms, ten images 7.1 / 7.3 / 7.6 ms;
 # 64 x 1024ch x 8x8: grad weight 37.8 -> 26.0 ms. 2048 pixels was slower again.
-# The blocks are of equal size (but for one image): ``prange`` hands each thread an equal number
-# of tasks, not of images, so blocks of 12, 12 and 8 images gave one of two threads 72 image-tasks
+# The batch is split evenly over the fewest blocks that hold it (only the last block is smaller,
+# by less than the number of blocks): ``prange`` hands each thread an equal number of tasks, not
+# of images, so blocks of 12, 12 and 8 images gave one of two threads 72 image-tasks
 # and the other 56. Measured on 2 cores, forward + both gradients: 32 x 128ch x 16x16, groups 4,
 # stride 2, 12 -> 11 images per task: 6.7-6.9 -> 6.0-6.2 ms; 64 x 512ch x 8x8, groups 32: 21.3
 # -> 18.6 ms.
