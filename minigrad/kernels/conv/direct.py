@@ -28,7 +28,7 @@ x 32x32, groups 4, stride 2: 43 ms against 93 ms for im2col + matmul.
 Numba notes: the per-task work lives in its own serial function, called from the ``prange``
 loop: inside a ``prange`` body Numba's parallel lowering stops LLVM from vectorising the inner
 loops (measured 4x slower). Each task writes only its own slice of the result, so no two threads
-touch the same element.
+touch the same element. The tasks carry Numba's ``fastmath={"contract"}`` (:data:`FUSED_MULTIPLY_ADD`).
 """
 
 import numpy as np
@@ -56,13 +56,23 @@ __all__ = ["forward", "grad_input", "grad_weight", "cannot_compute"]
 # -> 18.6 ms.
 DIRECT_TASK_PIXELS = 1024
 
+# The kernel rows are multiply-adds. Python rounds a product before adding it; so must LLVM,
+# unless the "contract" flag lets it fuse the two into one FMA instruction (fused multiply-add:
+# one instruction, one rounding, so results move by rounding only; NaN and inf behave as IEEE
+# says). Without it the forward task's machine code held 16 multiplies and 16 adds and no FMA;
+# with it, 56 FMAs. Measured on an AVX2 machine (OpenBLAS's Haswell kernel), the default model's
+# training steps in paired bursts against the commit before (benchmarks/compare_checkouts.py):
+# batch 32 1.056x (faster in 42 of 60 pairs), batch 128 1.086x (27 of 30). Inlined kernels take
+# their caller's flags, so the flag sits on the tasks.
+FUSED_MULTIPLY_ADD = {"contract"}
+
 
 def cannot_compute(geom):
     """None: the direct loops compute every convolution."""
     return None
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD)
 def _forward_task(x, blocked_weight, out, first_image, image_count, g, geometry):
     """out[first_image + m, g*Og + o] for the task's images m < ``image_count`` (``blocked_weight``:
     (G, Og rounded up to FILTER_BLOCK, Cg, kh, kw))."""
@@ -82,7 +92,7 @@ def _forward_task(x, blocked_weight, out, first_image, image_count, g, geometry)
     copy_from_row_pitch(out_flat, out, first_image, image_count, g * Og, Og, layout)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD)
 def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, image_count, g, geometry):
     """grad_x[first_image + m, g*Cg + c] for the task's images: the forward's loops, backwards."""
     filters, in_channels_per_group, kernel_h, kernel_w = blocked_weight.shape[1:]
@@ -108,7 +118,7 @@ def _grad_input_task(grad_out, blocked_weight, grad_x, first_image, image_count,
     copy_from_phases(grad_buffer, grad_x, first_image, image_count, g * in_channels_per_group, layout, geometry)
 
 
-@njit(cache=True, fastmath={"reassoc"})  # the flag of the inlined dot_kernel_row, see there
+@njit(cache=True, fastmath={"reassoc"} | FUSED_MULTIPLY_ADD)  # reassoc: the inlined dot_kernel_row's, see there
 def _grad_weight_task(x, grad_out, grad_weight_blocks, block, first_image, image_count, g, geometry):
     """grad_weight_blocks[block, g] = this task's images' share of group g's weight gradient; the
     caller sums over the blocks (each task writes only its own block's slice: no races)."""

@@ -61,7 +61,8 @@ def add_kernel_row(out_flat, o, w, c, i, phases_c, start):
 # A sum is a chain of dependent additions; only if it may reorder them ("reassoc") does LLVM
 # split these dot products over SIMD lanes, which makes them ~10x faster (1.1 -> 0.1 ns per
 # float32 element, measured). Results change only by rounding (float64 tests still agree with
-# the reference to 1e-12). No other fastmath flag is on: NaN and inf behave as IEEE says.
+# the reference to 1e-12). The only other flag, the tasks' "contract" (fused multiply-adds,
+# :data:`minigrad.kernels.conv.direct.FUSED_MULTIPLY_ADD`), keeps NaN and inf as IEEE says too.
 # (Inlined code takes its caller's flags, so the grad_weight task carries the flag too.)
 @njit(cache=True, inline="always", fastmath={"reassoc"})
 def dot_kernel_row(grad_w, o, c, i, phases_c, start, grad_out_flat):
