@@ -48,6 +48,9 @@ class CifarResNeXt(Module):
         in_channels: channels of the input images (3).
         input_size: height and width of the input images (32); the global average pool would
             accept any size, but another size is almost always a data-pipeline mistake.
+        training_sizes: other square sizes accepted in training mode only (``()``): the ``cpu``
+            recipe trains its first epochs on 24x24 crops, a step costing in proportion to pixels;
+            evaluation still takes ``input_size`` alone.
         generator: NumPy Generator or seed for the initialisation.
         whitening_stem: make ``conv_1_3x3`` a ``PatchWhitening2d``: filters that whiten the 3x3
             patches of the training images, set by ``model.conv_1_3x3.fit(images)`` and never
@@ -67,18 +70,22 @@ class CifarResNeXt(Module):
     """
 
     def __init__(self, cardinality, depth, num_classes, base_width, widen_factor=4, in_channels=3,
-                 input_size=32, generator=None, whitening_stem=False):
+                 input_size=32, generator=None, whitening_stem=False, training_sizes=()):
         super().__init__()
         for name, value in (("cardinality", cardinality), ("depth", depth), ("num_classes", num_classes),
                             ("base_width", base_width), ("widen_factor", widen_factor),
                             ("in_channels", in_channels), ("input_size", input_size)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for size in training_sizes:
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+                raise ValueError(f"training_sizes must be positive ints, got {tuple(training_sizes)!r}")
         if depth < 11 or (depth - 2) % 9:
             raise ValueError(f"depth must be 9n + 2 with n >= 1 (11, 20, 29, ...), got depth={depth}")
         self.cardinality, self.depth, self.num_classes = cardinality, depth, num_classes
         self.base_width, self.widen_factor = base_width, widen_factor
         self.in_channels, self.input_size = in_channels, input_size
+        self.training_sizes = tuple(int(size) for size in training_sizes)
         self.block_depth = (depth - 2) // 9
         self.stages = [STEM_CHANNELS, 64 * widen_factor, 128 * widen_factor, 256 * widen_factor]
 
@@ -116,10 +123,11 @@ class CifarResNeXt(Module):
         init.zeros_(self.classifier.bias)
 
     def forward(self, x):
-        expected = (self.in_channels, self.input_size, self.input_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"{type(self).__name__} expects input (N, {', '.join(map(str, expected))}), "
-                             f"got shape {x.shape}")
+        sizes = (self.input_size,) + (self.training_sizes if self.training else ())
+        if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2] != x.shape[3] or x.shape[2] not in sizes:
+            also = "".join(f" or (N, {self.in_channels}, {s}, {s})" for s in sizes[1:])
+            raise ValueError(f"{type(self).__name__} expects input (N, {self.in_channels}, {self.input_size}, "
+                             f"{self.input_size}){also}, got shape {x.shape}")
         x = self.bn_1(self.conv_1_3x3(x))  # BN + ReLU
         x = self.stage_3(self.stage_2(self.stage_1(x)))
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)

@@ -9,7 +9,8 @@ time budget is turned into a number of steps once, up front:
    ``TIMING_SHARE`` of the budget (at least ``TIMED_STEPS`` of them): a shared machine's speed
    changes from second to second, and six steps of 0.1 s measured one such moment;
 2. solve  setup + steps * step_seconds + epochs * evaluation_seconds + final_evaluation <= budget
-   for the largest whole number of steps, leaving ``MARGIN`` of the budget for noise;
+   for the largest whole number of steps, leaving ``MARGIN`` of the budget for noise (the steps of
+   the recipe's low-resolution epochs, timed apart, count at their own cost);
 3. from then on the run is step-based: the plan is stored in the checkpoint, so ``--resume``
    continues the very same schedule (the budget is not re-measured on another machine or day).
 
@@ -44,6 +45,8 @@ class Plan(NamedTuple):
     budget_seconds: float     # 0 when the run was planned in epochs
     step_seconds: float       # measured (0 when not measured)
     evaluation_seconds: float  # after each epoch: evaluating the test set and writing a checkpoint
+    low_res_epochs: int = 0   # the first epochs, on smaller crops (recipe field low_res_epochs)
+    low_res_step_seconds: float = 0.0  # a step of those epochs, measured (0 when not measured)
 
     def steps_in_epoch(self, epoch):
         """Steps of epoch ``epoch`` (0-based): all of them, except perhaps in the last."""
@@ -52,40 +55,57 @@ class Plan(NamedTuple):
     def describe(self):
         whole, rest = divmod(self.total_steps, self.steps_per_epoch)
         epochs = f"{whole} epoch{'s' * (whole != 1)}" + (f" and {rest} step{'s' * (rest != 1)}" if rest else "")
+        low_res = f", the first {self.low_res_epochs} at low resolution" if self.low_res_epochs else ""
         if not self.budget_seconds:
-            return f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps)"
-        return (f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps) in a budget of "
-                f"{self.budget_seconds / 60:g} min: measured {self.step_seconds:.3f} s per step and "
+            return f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps{low_res})"
+        low_res_step = f" ({self.low_res_step_seconds:.3f} s at low resolution)" if self.low_res_epochs else ""
+        return (f"{self.total_steps} steps ({epochs} of {self.steps_per_epoch} steps{low_res}) in a budget of "
+                f"{self.budget_seconds / 60:g} min: measured {self.step_seconds:.3f} s per step{low_res_step} and "
                 f"{self.evaluation_seconds:.1f} s per evaluation")
 
 
-def plan_for_epochs(epochs, steps_per_epoch):
-    return Plan(epochs * steps_per_epoch, steps_per_epoch, epochs, 0.0, 0.0, 0.0)
+def low_res_epoch_count(low_res_share, epochs):
+    """How many of a run's ``epochs`` (its first ones) train on low-resolution crops."""
+    return round(low_res_share * epochs)
+
+
+def plan_for_epochs(epochs, steps_per_epoch, low_res_epochs=0):
+    return Plan(epochs * steps_per_epoch, steps_per_epoch, epochs, 0.0, 0.0, 0.0, low_res_epochs)
 
 
 def plan_for_budget(budget_seconds, spent_seconds, steps_per_epoch, step_seconds, evaluation_seconds,
-                    final_evaluation_seconds, margin=MARGIN):
+                    final_evaluation_seconds, margin=MARGIN, low_res_share=0.0, low_res_step_seconds=0.0):
     """The largest plan whose predicted time fits in ``budget_seconds`` (``spent_seconds`` already used).
 
     An evaluation runs after every epoch, and ``final_evaluation_seconds`` more at the end (flip
-    test-time augmentation doubles it). Raises ValueError when not even one epoch's worth of
+    test-time augmentation doubles it). The first ``low_res_share`` of the epochs take
+    ``low_res_step_seconds`` a step. Raises ValueError when not even one epoch's worth of
     steps fits: the message quotes the measured times.
     """
+    if low_res_share and not low_res_step_seconds > 0:
+        raise ValueError(f"low-resolution epochs ({low_res_share:g} of them) need their step's time, got {low_res_step_seconds!r}")
     available = budget_seconds * (1 - margin) - spent_seconds - final_evaluation_seconds
-    steps = 0
+    steps, low_res_epochs = 0, 0
     for epochs in range(1, 100_000):
-        # Steps that fit if the run lasts ``epochs`` epochs (each followed by an evaluation).
-        fit = math.floor((available - epochs * evaluation_seconds) / step_seconds)
+        # Steps that fit if the run lasts ``epochs`` epochs (each followed by an evaluation): the
+        # low-resolution ones first, then full ones in the time they leave.
+        left = available - epochs * evaluation_seconds
+        low_res_steps = low_res_epoch_count(low_res_share, epochs) * steps_per_epoch
+        if low_res_steps and low_res_steps * low_res_step_seconds > left:
+            fit = math.floor(left / low_res_step_seconds)
+        else:
+            fit = low_res_steps + math.floor((left - low_res_steps * low_res_step_seconds) / step_seconds)
         fit = min(fit, epochs * steps_per_epoch)
         if fit <= (epochs - 1) * steps_per_epoch:
             break
-        steps = fit
+        steps, low_res_epochs = fit, low_res_epoch_count(low_res_share, epochs)
     if steps < 1:
         raise ValueError(f"a budget of {budget_seconds / 60:g} min fits no training step: {spent_seconds:.1f} s went "
                          f"to setup and timing, a step takes {step_seconds:.2f} s and an evaluation "
                          f"{evaluation_seconds:.1f} s; give a larger --time-budget")
     return Plan(steps, steps_per_epoch, math.ceil(steps / steps_per_epoch), float(budget_seconds),
-                float(step_seconds), float(evaluation_seconds))
+                float(step_seconds), float(evaluation_seconds), low_res_epochs,
+                float(low_res_step_seconds) if low_res_epochs else 0.0)
 
 
 def timed_calls(call, repeats, clock=time.perf_counter):

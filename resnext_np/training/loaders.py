@@ -25,6 +25,33 @@ from resnext_np.training.ranks import join_ranks
 SYNTHETIC_SET = {"n_train": 1000, "n_test": 1000, "difficulty": "noisy"}
 
 
+class TrainingCrop:
+    """CIFAR's ``RandomCrop(32, padding=4)``; while ``low_res`` is set, ``RandomCrop(low_res_size,
+    padding=0)`` instead: random smaller windows of the unpadded image (the recipe's low-resolution
+    epochs, which :func:`use_low_res` switches on and off epoch by epoch)."""
+
+    def __init__(self, low_res_size):
+        self.full, self.small = RandomCrop(32, padding=4), RandomCrop(low_res_size, padding=0)
+        self.low_res = False
+
+    def __repr__(self):
+        return f"TrainingCrop({self.full!r}, low-resolution epochs: {self.small!r})"
+
+    def __call__(self, images, rng):
+        return (self.small if self.low_res else self.full)(images, rng)
+
+
+def use_low_res(train_loader, low_res):
+    """Switch the training loader made by :func:`make_loaders` to the small crops (True) or back.
+    A loader without a :class:`TrainingCrop` first has no small crops to switch to."""
+    crop = getattr(train_loader.transform, "transforms", [None])[0]
+    if isinstance(crop, TrainingCrop):
+        crop.low_res = bool(low_res)
+    elif low_res:
+        raise ValueError(f"low-resolution epochs need the training loader of make_loaders, whose transform "
+                         f"starts with a TrainingCrop; this one's is {train_loader.transform!r}")
+
+
 def load_data(args):
     """(train_images, train_labels, test_images, test_labels, class_names): uint8 NCHW + int64."""
     try:
@@ -42,7 +69,7 @@ def make_loaders(args, train_images, train_labels, test_images, test_labels, ran
     """Per-channel statistics come from the training images, so every data set is handled alike."""
     scaled = train_images.astype(np.float64) / 255.0
     mean, std = scaled.mean(axis=(0, 2, 3)), scaled.std(axis=(0, 2, 3)) + 1e-8
-    augment = [RandomCrop(32, padding=4), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)]
+    augment = [TrainingCrop(args.low_res_size), RandomHorizontalFlip(0.5), ToFloat(), Normalize(mean, std)]
     if args.cutout:  # after Normalize: the blanked square takes the mean colour
         augment.append(Cutout(args.cutout))
     train_transform = Compose(augment)

@@ -22,6 +22,7 @@ from resnext_np.model import build_model
 from resnext_np.training import divergence, report, saving, scoring
 from resnext_np.training.budget import MARGIN
 from resnext_np.training.errors import TrainingDiverged
+from resnext_np.training.loaders import use_low_res
 from resnext_np.training.metrics import plot_curves, write_metrics
 from resnext_np.training.ranks import OneProcess
 from resnext_np.training.recipe import WHITENING_IMAGES, initialise, make_optimizer
@@ -35,7 +36,8 @@ class Trainer:
         self.train_loader, self.test_loader = loaders
         self.class_names = list(class_names)
         mg.manual_seed(args.seed)
-        model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem)
+        model = build_model(args.model, num_classes=len(class_names), whitening_stem=args.whitening_stem,
+                            training_sizes=(args.low_res_size,) if args.low_res_epochs else ())
         whitening_images = None
         if args.whitening_stem:  # normalised by the test loader's transform, not augmented: as the network sees them
             whitening_images = self.test_loader.transform(self.train_loader.dataset.images[:WHITENING_IMAGES], None)
@@ -128,6 +130,7 @@ class Trainer:
                                    f"continue with the same command plus --resume")
                     raise KeyboardInterrupt(stop.signal_number)
                 self.model.train()
+                use_low_res(self.train_loader, epoch < self.plan.low_res_epochs)  # the recipe's first epochs: smaller crops
                 sums, skip = self._start_epoch(epoch)
                 epoch_started = self.clock()
                 steps = self.plan.steps_in_epoch(epoch)

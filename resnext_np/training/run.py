@@ -15,11 +15,12 @@ from statistics import median_high
 import minigrad as mg
 from minigrad.data import DataLoader
 from resnext_np.training import report, saving, scoring
-from resnext_np.training.budget import (MAX_TIMED_STEPS, TIMED_STEPS, TIMING_SHARE, more_steps_to_time,
-                                        plan_for_budget, plan_for_epochs, plan_from_dict, time_calls, timed_calls)
+from resnext_np.training.budget import (MAX_TIMED_STEPS, TIMED_STEPS, TIMING_SHARE, low_res_epoch_count,
+                                        more_steps_to_time, plan_for_budget, plan_for_epochs, plan_from_dict, time_calls,
+                                        timed_calls)
 from resnext_np.training.checkpoint import CHECKPOINT_NAME
 from resnext_np.training.errors import UsageError
-from resnext_np.training.loaders import load_data, make_loaders
+from resnext_np.training.loaders import load_data, make_loaders, use_low_res
 from resnext_np.training.loop import Trainer
 from resnext_np.training.ranks import join_ranks
 from resnext_np.training.run_folder import RunFolder, choose_folder_and_checkpoint
@@ -37,8 +38,8 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     # A loader of its own, so the run's loader (and its random state) is untouched.
     timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
                                seed=train_loader.seed + 1, transform=train_loader.transform)
-    # Enough epochs that its schedule outlasts every step it may time.
-    timing_plan = plan_for_epochs(math.ceil((MAX_TIMED_STEPS + 1) / len(timing_loader)), len(timing_loader))
+    # Enough epochs that its schedule outlasts every step it may time (of both sizes, below).
+    timing_plan = plan_for_epochs(math.ceil(2 * (MAX_TIMED_STEPS + 1) / len(timing_loader)), len(timing_loader))
     throwaway = Trainer(args, (timing_loader, test_loader), class_names, timing_plan,
                         clock=clock, ranks=ranks)
     batches = iter(timing_loader)
@@ -51,12 +52,30 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
             batch = next(batches)
         throwaway.step(*batch, epoch=0, step=0)
 
-    train_step()  # untimed: compilation, first-touch page faults
-    step_times = timed_calls(train_step, TIMED_STEPS, clock)
+    # With the recipe's low-resolution epochs, their steps are timed too, in alternation with the full
+    # ones (a step of each size in turn): the machine's speed drifts from second to second, and
+    # timing the two sizes one after the other put their ratio at 0.61 in one plan and 0.83 in the next.
+    sizes = (False, True) if args.low_res_epochs else (False,)
+
+    def timed_rounds(rounds):
+        times = {low_res: [] for low_res in sizes}
+        for _ in range(rounds):
+            for low_res in sizes:
+                use_low_res(timing_loader, low_res)  # applies from the next batch: the loader crops lazily
+                times[low_res] += timed_calls(train_step, 1, clock)
+        return times
+
+    for low_res in sizes:
+        use_low_res(timing_loader, low_res)
+        train_step()  # untimed: compilation, first-touch page faults (and a new size's first buffers)
+    times = timed_rounds(TIMED_STEPS)
     # Every rank times the same number of steps (each step all-reduces): the slowest rank's first estimate decides.
-    (first_estimate,) = ranks.slowest(median_high(step_times))
-    step_times += timed_calls(train_step, more_steps_to_time(first_estimate, args.time_budget * 60), clock)
-    step_seconds = median_high(step_times)
+    (first_estimate,) = ranks.slowest(median_high(times[False]))
+    for low_res, more in timed_rounds(more_steps_to_time(first_estimate, args.time_budget * 60)).items():
+        times[low_res] += more
+    use_low_res(timing_loader, False)  # the run's loader shares the transform
+    step_seconds = median_high(times[False])
+    low_res_step_seconds = median_high(times[True]) if args.low_res_epochs else 0.0
     test_images = next(iter(test_loader))[0]
 
     def evaluate_batch():
@@ -70,11 +89,12 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     # After every epoch: an evaluation (the last batch may be smaller: a safe overestimate) and a checkpoint.
     evaluation_seconds = batch_seconds * len(test_loader) + time_calls(save_checkpoint_like, 1, clock)
     final_seconds = 2 * evaluation_seconds if args.flip_tta else 0.0
-    spent, step_seconds, evaluation_seconds, final_seconds = ranks.slowest(
-        clock() - started, step_seconds, evaluation_seconds, final_seconds)
+    spent, step_seconds, evaluation_seconds, final_seconds, low_res_step_seconds = ranks.slowest(
+        clock() - started, step_seconds, evaluation_seconds, final_seconds, low_res_step_seconds)
     try:
         return plan_for_budget(args.time_budget * 60, spent, len(train_loader), step_seconds,
-                               evaluation_seconds, final_seconds)
+                               evaluation_seconds, final_seconds, low_res_share=args.low_res_epochs,
+                               low_res_step_seconds=low_res_step_seconds)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -92,13 +112,13 @@ def choose_plan(args, checkpoint, checkpoint_path, loaders, class_names, started
                 raise UsageError(f"this run was planned by --time-budget ({plan.describe()}); --epochs cannot change it")
             print(f"--epochs is now {args.epochs} (was {plan.epochs}); the learning-rate schedule stays the one "
                   f"planned for {plan.epochs} epochs, and the extra steps run at its final rate")
-            plan = plan_for_epochs(args.epochs, steps_per_epoch)
+            plan = plan_for_epochs(args.epochs, steps_per_epoch, plan.low_res_epochs)
         return plan
     if args.time_budget is not None:
-        timing = TIMING_SHARE * args.time_budget * 60
+        timing = TIMING_SHARE * args.time_budget * 60 * (2 if args.low_res_epochs else 1)  # both sizes' steps
         print(f"planning {args.time_budget:g} min: timing training steps (about {timing:.1f} s) and an evaluation...")
         return measure_plan(args, loaders, class_names, started, clock, ranks)
-    return plan_for_epochs(args.epochs, steps_per_epoch)
+    return plan_for_epochs(args.epochs, steps_per_epoch, low_res_epoch_count(args.low_res_epochs, args.epochs))
 
 
 def run(args, clock=time.perf_counter, ranks=None):
