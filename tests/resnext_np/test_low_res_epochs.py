@@ -93,29 +93,3 @@ def test_a_run_trains_its_first_epochs_on_small_crops(tmp_path, monkeypatch, siz
     saved = load_checkpoint(out / CHECKPOINT_NAME)
     assert saved["plan"]["low_res_epochs"] == 2 and saved["args"]["low_res_size"] == size
 
-
-class FakeClock:
-    """Each reading advances ``tick`` seconds: time passes only when someone looks."""
-
-    def __init__(self, tick):
-        self.now, self.tick = 0.0, tick
-
-    def __call__(self):
-        self.now += self.tick
-        return self.now
-
-
-def test_planning_times_both_sizes_in_alternation(monkeypatch, capsys):
-    sizes = []
-    original_step = Trainer.step
-
-    def recording_step(self, images, labels, epoch, step):
-        sizes.append(images.shape[-1])
-        return original_step(self, images, labels, epoch, step)
-
-    monkeypatch.setattr(Trainer, "step", recording_step)
-    # A timed step is one tick between two readings: 1 s, so 1.5% of a 20-minute budget is 18 steps of each size.
-    argv = TINY + ["--time-budget", "20", "--plan-only", "--low-res-epochs", "0.5"]
-    assert train.run(train.parse_args(argv), clock=FakeClock(tick=1.0)) == []
-    assert sizes == [32, 24] + [32, 24] * 18  # one untimed step of each first
-    assert "measured 1.000 s per step (1.000 s at low resolution)" in capsys.readouterr().out

@@ -198,6 +198,24 @@ def test_planning_times_the_steps_that_fill_its_share_of_the_budget(monkeypatch,
     assert "measured 1.000 s per step" in capsys.readouterr().out
 
 
+def test_planning_times_both_sizes_in_alternation(monkeypatch, capsys):
+    from resnext_np.training.loop import Trainer
+
+    sizes = []
+    original_step = Trainer.step
+
+    def recording_step(self, images, labels, epoch, step):
+        sizes.append(images.shape[-1])
+        return original_step(self, images, labels, epoch, step)
+
+    monkeypatch.setattr(Trainer, "step", recording_step)
+    # A timed step is one tick between two readings: 1 s, so 1.5% of a 20-minute budget is 18 steps of each size.
+    argv = TINY + ["--time-budget", "20", "--plan-only", "--low-res-epochs", "0.5"]
+    assert train.run(train.parse_args(argv), clock=FakeClock(tick=1.0)) == []
+    assert sizes == [32, 24] + [32, 24] * 18  # one untimed step of each first
+    assert "measured 1.000 s per step (1.000 s at low resolution)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("averaging, reported", [
     (["--ema-decay", "0.9"], "moving average of the weights"),
     (["--average-last", "0.5"], "average of the weights of the last 50% of the steps"),
