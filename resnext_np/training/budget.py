@@ -85,7 +85,7 @@ def plan_for_budget(budget_seconds, spent_seconds, steps_per_epoch, step_seconds
     if low_res_share and not low_res_step_seconds > 0:
         raise ValueError(f"low-resolution epochs ({low_res_share:g} of them) need their step's time, got {low_res_step_seconds!r}")
     available = budget_seconds * (1 - margin) - spent_seconds - final_evaluation_seconds
-    steps, low_res_epochs = 0, 0
+    steps = 0
     for epochs in range(1, 100_000):
         # Steps that fit if the run lasts ``epochs`` epochs (each followed by an evaluation): the
         # low-resolution ones first, then full ones in the time they leave.
@@ -98,14 +98,15 @@ def plan_for_budget(budget_seconds, spent_seconds, steps_per_epoch, step_seconds
         fit = min(fit, epochs * steps_per_epoch)
         if fit <= (epochs - 1) * steps_per_epoch:
             break
-        steps, low_res_epochs = fit, low_res_epoch_count(low_res_share, epochs)
+        steps = fit
     if steps < 1:
         raise ValueError(f"a budget of {budget_seconds / 60:g} min fits no training step: {spent_seconds:.1f} s went "
                          f"to setup and timing, a step takes {step_seconds:.2f} s and an evaluation "
                          f"{evaluation_seconds:.1f} s; give a larger --time-budget")
-    return Plan(steps, steps_per_epoch, math.ceil(steps / steps_per_epoch), float(budget_seconds),
-                float(step_seconds), float(evaluation_seconds), low_res_epochs,
-                float(low_res_step_seconds) if low_res_epochs else 0.0)
+    epochs = math.ceil(steps / steps_per_epoch)
+    low_res_epochs = low_res_epoch_count(low_res_share, epochs)
+    return Plan(steps, steps_per_epoch, epochs, float(budget_seconds), float(step_seconds), float(evaluation_seconds),
+                low_res_epochs, float(low_res_step_seconds) if low_res_epochs else 0.0)
 
 
 def timed_calls(call, repeats, clock=time.perf_counter):

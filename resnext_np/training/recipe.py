@@ -26,8 +26,8 @@ each kept only if a held-out measurement here said it pays (docs/cpu_recipe.md h
   Late in a one-cycle decay the weights wander around one valley; their average sits nearer its
   bottom than the last of them;
 * lower-resolution early epochs (progressive resizing): the first half of the epochs trains on
-  random 24x24 windows of the photos, a step costing about 0.6 of a 32x32 one (a step costs in
-  proportion to pixels), so a budget buys more epochs. At equal epochs they lost nothing on the
+  random 24x24 windows of the photos, a step costing 0.6-0.7 of a 32x32 one (a step costs about
+  in proportion to pixels: 0.56), so a budget buys more epochs. At equal epochs they lost nothing on the
   tune split; the model's global average pool takes either size, and evaluation stays at 32x32.
 
 Measured and left out (available as options): an exponential moving average of the weights

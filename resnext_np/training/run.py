@@ -38,8 +38,13 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
     # A loader of its own, so the run's loader (and its random state) is untouched.
     timing_loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
                                seed=train_loader.seed + 1, transform=train_loader.transform)
-    # Enough epochs that its schedule outlasts every step it may time (of both sizes, below).
-    timing_plan = plan_for_epochs(math.ceil(2 * (MAX_TIMED_STEPS + 1) / len(timing_loader)), len(timing_loader))
+    # With the recipe's low-resolution epochs, their steps are timed too, in alternation with the full
+    # ones (a step of each size in turn): the machine's speed drifts from second to second, and
+    # timing the two sizes one after the other put their ratio at 0.61 in one plan and 0.83 in the next.
+    low_res_modes = (False, True) if args.low_res_epochs else (False,)
+    # Enough epochs that its schedule outlasts every step it may time.
+    timed_steps = len(low_res_modes) * (MAX_TIMED_STEPS + 1)
+    timing_plan = plan_for_epochs(math.ceil(timed_steps / len(timing_loader)), len(timing_loader))
     throwaway = Trainer(args, (timing_loader, test_loader), class_names, timing_plan,
                         clock=clock, ranks=ranks)
     batches = iter(timing_loader)
@@ -52,20 +57,15 @@ def measure_plan(args, loaders, class_names, started, clock=time.perf_counter, r
             batch = next(batches)
         throwaway.step(*batch, epoch=0, step=0)
 
-    # With the recipe's low-resolution epochs, their steps are timed too, in alternation with the full
-    # ones (a step of each size in turn): the machine's speed drifts from second to second, and
-    # timing the two sizes one after the other put their ratio at 0.61 in one plan and 0.83 in the next.
-    sizes = (False, True) if args.low_res_epochs else (False,)
-
     def timed_rounds(rounds):
-        times = {low_res: [] for low_res in sizes}
+        times = {low_res: [] for low_res in low_res_modes}
         for _ in range(rounds):
-            for low_res in sizes:
+            for low_res in low_res_modes:
                 use_low_res(timing_loader, low_res)  # applies from the next batch: the loader crops lazily
                 times[low_res] += timed_calls(train_step, 1, clock)
         return times
 
-    for low_res in sizes:
+    for low_res in low_res_modes:
         use_low_res(timing_loader, low_res)
         train_step()  # untimed: compilation, first-touch page faults (and a new size's first buffers)
     times = timed_rounds(TIMED_STEPS)
