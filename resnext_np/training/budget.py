@@ -52,6 +52,13 @@ class Plan(NamedTuple):
         """Steps of epoch ``epoch`` (0-based): all of them, except perhaps in the last."""
         return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
 
+    def seconds_after(self, steps_done):
+        """The predicted time of the steps after the first ``steps_done``: a low-resolution step
+        at its own measured time (the step's, where that was not measured), a full one at the step's."""
+        low_res_left = max(0, min(self.low_res_epochs * self.steps_per_epoch, self.total_steps) - steps_done)
+        full_left = max(0, self.total_steps - steps_done - low_res_left)
+        return low_res_left * (self.low_res_step_seconds or self.step_seconds) + full_left * self.step_seconds
+
     def describe(self):
         whole, rest = divmod(self.total_steps, self.steps_per_epoch)
         epochs = f"{whole} epoch{'s' * (whole != 1)}" + (f" and {rest} step{'s' * (rest != 1)}" if rest else "")

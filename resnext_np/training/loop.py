@@ -113,8 +113,7 @@ class Trainer:
         if self.partial is None and not self.history:
             return left
         done = self.start_epoch * plan.steps_per_epoch + (self.partial["batches_done"] if self.partial else 0)
-        predicted = ((plan.total_steps - done) * plan.step_seconds
-                     + (plan.epochs - self.start_epoch) * plan.evaluation_seconds)
+        predicted = plan.seconds_after(done) + (plan.epochs - self.start_epoch) * plan.evaluation_seconds
         return max(left, predicted * (1 + 2 * MARGIN))
 
     def fit(self):

@@ -1,6 +1,8 @@
 """The cpu recipe's low-resolution epochs (progressive resizing): the crops, the model that takes
 them in training only, the planner that times their steps apart, and a run that switches size."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -72,6 +74,21 @@ def test_the_plan_counts_low_resolution_steps_at_their_own_cost():
     assert "the first" in plan.describe() and "(0.300 s at low resolution)" in plan.describe()
     with pytest.raises(ValueError, match="low-resolution epochs \\(0.5 of them\\) need their step's time, got 0.0"):
         budget.plan_for_budget(**args, low_res_share=0.5)
+
+
+def test_a_resumed_run_is_allowed_its_remaining_steps_each_at_its_own_cost():
+    # 3 epochs of 10 steps at low resolution (0.2 s), then 2 of 10 and 5 steps at full size (0.5 s)
+    plan = budget.Plan(55, 10, 6, 300.0, 0.5, 2.0, low_res_epochs=3, low_res_step_seconds=0.2)
+    assert plan.seconds_after(0) == pytest.approx(30 * 0.2 + 25 * 0.5)
+    assert plan.seconds_after(12) == pytest.approx(18 * 0.2 + 25 * 0.5)
+    assert plan.seconds_after(40) == pytest.approx(15 * 0.5)
+    assert plan.seconds_after(55) == 0
+    unmeasured = plan._replace(low_res_step_seconds=0.0)  # planned in epochs: every step at the step's time
+    assert unmeasured.seconds_after(12) == pytest.approx(43 * 0.5)
+    # resumed after 12 steps with 299 s of the budget spent: the plan's prediction, not the 1 s left
+    resumed = types.SimpleNamespace(plan=plan, spent_seconds=299.0, partial={"batches_done": 2}, history=[{}], start_epoch=1)
+    predicted = plan.seconds_after(12) + 5 * 2.0
+    assert Trainer.time_allowance(resumed) == pytest.approx(predicted * (1 + 2 * budget.MARGIN))
 
 
 @pytest.mark.parametrize("size", [24, 16])
