@@ -56,7 +56,7 @@ SYNTHETIC_WHITENING_STEM = False
 SYNTHETIC_LOW_RES_EPOCHS = 0.0
 RECIPE_OPTIONS = ("batch_size", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases", "schedule",
                   "warmup", "label_smoothing", "ema_decay", "average_last", "flip_tta", "zero_init_residual",
-                  "whitening_stem", "cutout", "low_res_epochs", "low_res_size")
+                  "whitening_stem", "cutout", "low_res_epochs", "low_res_size", "mixup")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -120,6 +120,9 @@ def build_parser():
              + f", {SYNTHETIC_LOW_RES_EPOCHS:g} on synthetic")
     add("--low-res-size", type=int, default=None, metavar="PIXELS",
         help="side of the low-resolution epochs' crops; " + _recipe_default("low_res_size"))
+    add("--mixup", type=float, default=None, metavar="ALPHA",
+        help="blend each training image with another of its batch, the weight drawn from Beta(ALPHA, ALPHA) "
+             "(resnext_np/training/mixup.py), 0 for none; " + _recipe_default("mixup"))
     add("--seed", type=int, default=0, help="default: 0")
     add("--out", default=None, help="output folder (default: a new runs/<dataset>-<model>[-N]; "
         "with --resume, the latest one)")
@@ -176,6 +179,7 @@ def parse_args(argv=None):
         ("ema_decay", math.isfinite(args.ema_decay) and 0 <= args.ema_decay < 1, "in [0, 1)"),
         ("average_last", math.isfinite(args.average_last) and 0 <= args.average_last < 1, "in [0, 1)"),
         ("low_res_epochs", math.isfinite(args.low_res_epochs) and 0 <= args.low_res_epochs < 1, "in [0, 1)"),
+        ("mixup", math.isfinite(args.mixup) and args.mixup >= 0, ">= 0"),
     ]
     for name, good, wanted in checks:
         if not good:

@@ -6,6 +6,7 @@ Nothing here is needed to understand the model (``resnext_np/block.py``, ``conve
 * ``recipe.py``      every training choice that is not the model, as one named record;
 * ``budget.py``      a time budget turned into a number of steps, once, up front;
 * ``loaders.py``     the data set, its augmentation and the loaders of the command;
+* ``mixup.py``       optional: blending the photos of a batch in pairs, and the loss of a blend;
 * ``loop.py``        ``Trainer``: one step, and the plan's steps epoch by epoch (the loop);
 * ``report.py``      beside the loop: progress bars, the line per epoch, the closing lines;
 * ``saving.py``      beside the loop: what a checkpoint holds, written and restored;

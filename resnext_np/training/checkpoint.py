@@ -22,7 +22,8 @@ LEGACY_CHECKPOINT_NAME = "checkpoint.pkl"
 # to continue a finished run (its learning-rate schedule stays the one it was started with).
 RESUMABLE_CHANGES = {"data_dir", "download", "out", "resume", "threads", "no_progress", "epochs", "plan_only"}
 # Options added after checkpoints were first written, and the value every earlier run had.
-OPTIONS_ADDED_LATER = {"whitening_stem": False, "average_last": 0.0, "cutout": 0, "low_res_epochs": 0.0, "low_res_size": 24}
+OPTIONS_ADDED_LATER = {"whitening_stem": False, "average_last": 0.0, "cutout": 0, "low_res_epochs": 0.0, "low_res_size": 24,
+                       "mixup": 0.0}
 
 
 class CheckpointError(Exception):

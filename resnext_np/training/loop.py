@@ -8,7 +8,7 @@ checkpoints (``saving.py``), where a NaN started (``divergence.py``), Ctrl-C (``
 the other ranks under mpiexec (``ranks.py``). What is trained (recipe, plan, folder, arguments)
 is settled before, in ``run.py``.
 
-A step is: forward, loss (label-smoothed cross-entropy), backward, checks for non-finite values,
+A step is: (with ``--mixup``, blend the images in pairs), forward, loss (label-smoothed cross-entropy), backward, checks for non-finite values,
 ``optimizer.step()``, ``scheduler.step()`` (the schedule is per step), ``ema.update(model)`` (the
 weight average, in its part of the run).
 """
@@ -19,7 +19,7 @@ import time
 import minigrad as mg
 from minigrad.functions import loss as losses
 from resnext_np.model import build_model
-from resnext_np.training import divergence, report, saving, scoring
+from resnext_np.training import divergence, mixup, report, saving, scoring
 from resnext_np.training.budget import MARGIN
 from resnext_np.training.errors import TrainingDiverged
 from resnext_np.training.loaders import use_low_res
@@ -64,9 +64,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def step(self, images, labels, epoch, step):
-        model, optimizer = self.model, self.optimizer
+        model, optimizer, args = self.model, self.optimizer, self.args
+        partner, lam = None, 1.0
+        if args.mixup:  # blend each image with another of the batch (mixup.py)
+            images, partner, lam = mixup.mix(images, args.mixup, mixup.step_generator(args.seed, self.ranks.rank, epoch, step))
         logits = (self.parallel or model)(mg.tensor(images))
-        loss = mg.functional.cross_entropy(logits, labels, label_smoothing=self.args.label_smoothing)
+        loss = mixup.mixed_cross_entropy(logits, labels, partner, lam, label_smoothing=args.label_smoothing)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             where = divergence.first_non_finite_output(model, images) or divergence.first_non_finite_state(model)

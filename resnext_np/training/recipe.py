@@ -64,6 +64,7 @@ class Recipe:
     cutout: int               # side of the square blanked in every training image (minigrad.data.Cutout); 0: none
     low_res_epochs: float     # this first fraction of the epochs trains on low_res_size crops (0: none)
     low_res_size: int         # side of those crops, cut from the unpadded image
+    mixup: float              # alpha of mixup's Beta(alpha, alpha) blend weight (resnext_np/training/mixup.py); 0: none
 
     def describe(self):
         """One line for ``--help`` and the plan: every value of the recipe."""
@@ -75,11 +76,11 @@ RECIPES = {
     "paper": Recipe("paper", batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
                     decay_norms_and_biases=True, schedule="multistep", warmup=0.0, label_smoothing=0.0,
                     ema_decay=0.0, average_last=0.0, flip_tta=False, zero_init_residual=False, whitening_stem=False,
-                    cutout=0, low_res_epochs=0.0, low_res_size=24),
+                    cutout=0, low_res_epochs=0.0, low_res_size=24, mixup=0.0),
     "cpu": Recipe("cpu", batch_size=32, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
                   decay_norms_and_biases=False, schedule="onecycle", warmup=0.2, label_smoothing=0.1,
                   ema_decay=0.0, average_last=0.25, flip_tta=True, zero_init_residual=False, whitening_stem=True,
-                  cutout=0, low_res_epochs=0.5, low_res_size=24),
+                  cutout=0, low_res_epochs=0.5, low_res_size=24, mixup=0.0),
 }
 DEFAULT_RECIPE = "cpu"
 

@@ -220,6 +220,7 @@ def test_planning_times_both_sizes_in_alternation(monkeypatch, capsys):
     (["--ema-decay", "0.9"], "moving average of the weights"),
     (["--average-last", "0.5"], "average of the weights of the last 50% of the steps"),
     (["--average-last", "0.5", "--low-res-epochs", "0.5"], "average of the weights of the last 50% of the steps"),
+    (["--average-last", "0.5", "--mixup", "0.4"], "average of the weights of the last 50% of the steps"),  # the blends replay
 ])
 def test_budget_run_stops_on_time_and_resume_finishes_the_same_plan_bit_for_bit(tmp_path, monkeypatch, capsys,
                                                                                 averaging, reported):
