@@ -32,8 +32,11 @@ each kept only if a held-out measurement here said it pays (docs/cpu_recipe.md h
 
 Measured and left out (available as options): an exponential moving average of the weights
 (``--ema-decay``; it averaged over the whole decay, so it mixed in the early, worse weights) and starting
-each block's last BatchNorm at zero (``--zero-init-residual``), and cutout (``--cutout``,
-``minigrad.data.Cutout``: it lost 0.03 at the 5-minute length and gained nothing at twice that).
+each block's last BatchNorm at zero (``--zero-init-residual``), cutout (``--cutout``,
+``minigrad.data.Cutout``: it lost 0.03 at the 5-minute length and gained nothing at twice that),
+and mixup (``--mixup``, ``resnext_np/training/mixup.py``: +0.02 where a run fits every one of a few
+thousand photos, nothing at the 5-minute length, and a CIFAR-10 run in these budgets sees its
+50,000 photos a few times, far from fitting them).
 
 A recipe's values are the defaults of the training command's options; any option given on the
 command line overrides its value.
