@@ -8,9 +8,10 @@ checkpoints (``saving.py``), where a NaN started (``divergence.py``), Ctrl-C (``
 the other ranks under mpiexec (``ranks.py``). What is trained (recipe, plan, folder, arguments)
 is settled before, in ``run.py``.
 
-A step is: (with ``--mixup``, blend the images in pairs), forward, loss (label-smoothed cross-entropy), backward, checks for non-finite values,
-``optimizer.step()``, ``scheduler.step()`` (the schedule is per step), ``ema.update(model)`` (the
-weight average, in its part of the run).
+A step is: with ``--mixup``, blend the images in pairs (``mixup.py``); forward, loss
+(label-smoothed cross-entropy), backward, checks for non-finite values, ``optimizer.step()``,
+``scheduler.step()`` (the schedule is per step), ``ema.update(model)`` (the weight average, in its
+part of the run).
 """
 
 import math
@@ -67,7 +68,8 @@ class Trainer:
         model, optimizer, args = self.model, self.optimizer, self.args
         partner, lam = None, 1.0
         if args.mixup:  # blend each image with another of the batch (mixup.py)
-            images, partner, lam = mixup.mix(images, args.mixup, mixup.step_generator(args.seed, self.ranks.rank, epoch, step))
+            draws = mixup.step_generator(args.seed, self.ranks.rank, epoch, step)  # the same again on --resume
+            images, partner, lam = mixup.mix(images, args.mixup, draws)
         logits = (self.parallel or model)(mg.tensor(images))
         loss = mixup.mixed_cross_entropy(logits, labels, partner, lam, label_smoothing=args.label_smoothing)
         loss_value = loss.item()
