@@ -246,6 +246,35 @@ def test_accepts_non_contiguous_arrays(algorithm):
         assert_close(conv.conv2d_grad_weight(x_f, grad_out_f, geom), reference.conv2d_grad_weight(x, grad_out, geom), np.float64)
 
 
+@pytest.mark.parametrize(
+    "algorithm, case",
+    [("im2col", (3, 4, 7, 6, 6, 2, (3, 3), 2, 1, 1)), ("pointwise", (3, 4, 7, 6, 6, 2, (1, 1), 2, 0, 1)),
+     ("pointwise", (3, 4, 5, 6, 6, 2, (1, 1), 1, 0, 1)), ("shifted", (3, 4, 5, 6, 6, 2, (3, 3), 1, 1, 1))],
+    ids=["im2col", "pointwise strided", "pointwise", "shifted"],
+)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_algorithms_write_every_element_of_the_out_they_are_given(algorithm, case, threads):
+    """A thread's slice of the batch is written in place (``out=``), never built and copied in: a
+    result array filled with NaN first comes back exact, and through ``conv2d_*`` on two threads
+    (slices of 2 and 1 images) too."""
+    import minigrad
+
+    x, weight, grad_out, geom = make_case(case)
+    module = conv.ALGORITHMS[algorithm]
+    out, grad_x = np.full(geom.output_shape, np.nan), np.full(geom.input_shape, np.nan)
+    assert np.shares_memory(module.forward(x, weight, geom, out=out), out)
+    assert np.shares_memory(module.grad_input(grad_out, weight, geom, out=grad_x), grad_x)
+    assert_close(out, reference.conv2d_forward(x, weight, geom), np.float64)
+    assert_close(grad_x, reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
+    before = minigrad.get_num_threads()
+    minigrad.set_num_threads(threads)
+    try:
+        with conv_algorithm(algorithm):
+            assert_all_three_match_reference(x, weight, grad_out, geom)
+    finally:
+        minigrad.set_num_threads(before)
+
+
 def test_rejects_wrong_shape():
     x, weight, grad_out, geom = make_case(CASES[0])
     with pytest.raises(ValueError, match=r"x has shape \(1, 4, 5, 6\), but the geometry expects \(2, 4, 5, 6\)"):

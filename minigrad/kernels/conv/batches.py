@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.kernels.threads import get_num_threads, map_on_threads
 
-__all__ = ["consecutive_slices", "blocks_of_images", "on_batch_slices", "summed_over_batch_slices"]
+__all__ = ["consecutive_slices", "blocks_of_images", "result_array", "on_batch_slices", "summed_over_batch_slices"]
 
 
 def consecutive_slices(batch, size):
@@ -34,13 +34,23 @@ def _slices_per_thread(batch):
     return consecutive_slices(batch, -(-batch // threads))
 
 
+def result_array(out, shape, dtype):
+    """Where a kernel writes its result: ``out`` if given (a C-contiguous array of ``shape`` and
+    ``dtype``, e.g. one thread's images of the whole batch's result), else a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    assert out.shape == shape and out.dtype == dtype and out.flags.c_contiguous, (out.shape, shape, out.dtype)
+    return out
+
+
 def on_batch_slices(kernel, batched, weight, geom, result_shape):
-    """``kernel(batched[images], weight, geometry of those images)`` for one slice of the batch per
-    thread, each slice's result written into its images of one ``result_shape`` array."""
+    """``kernel(batched[images], weight, geometry of those images, out=result[images])`` for one
+    slice of the batch per thread: each writes its images of one ``result_shape`` array in place
+    (returning a new array and copying it in cost 4-7 ms of a 110 ms step at batch 32)."""
     result = np.empty(result_shape, dtype=batched.dtype)
 
     def run(images):
-        result[images] = kernel(batched[images], weight, replace(geom, batch=images.stop - images.start))
+        kernel(batched[images], weight, replace(geom, batch=images.stop - images.start), out=result[images])
 
     map_on_threads(run, _slices_per_thread(geom.batch))
     return result

@@ -30,7 +30,7 @@ im2col + matmul 79 / 172 ms, shifted matmuls 41 / 112 ms.
 
 import numpy as np
 
-from minigrad.kernels.conv.batches import blocks_of_images
+from minigrad.kernels.conv.batches import blocks_of_images, result_array
 from minigrad.kernels.conv_geometry import ConvGeometry
 
 __all__ = ["forward", "grad_input", "grad_weight", "cannot_compute", "grad_input_as_forward"]
@@ -93,13 +93,13 @@ def _layout(geom):
     return padded_h, padded_w, padded_h * padded_w, shifts[-1], shifts
 
 
-def forward(x, weight, geom):
-    """``(N, C, H, W), (O, Cg, kh, kw) -> (N, O, oh, ow)``, stride 1."""
+def forward(x, weight, geom, out=None):
+    """``(N, C, H, W), (O, Cg, kh, kw) -> (N, O, oh, ow)``, stride 1, written into ``out`` when given."""
     G, Og, Cg, kh, kw = geom.groups, geom.out_channels_per_group, geom.in_channels_per_group, geom.kernel_h, geom.kernel_w
     padded_h, padded_w, image_size, tail, shifts = _layout(geom)
     # (G, kh*kw, Og, Cg): one contiguous (Og, Cg) matrix per group and tap
     tap_weights = np.ascontiguousarray(weight.reshape(G, Og, Cg, kh * kw).transpose(0, 3, 1, 2))
-    out = np.empty(geom.output_shape, dtype=x.dtype)
+    out = result_array(out, geom.output_shape, x.dtype)
     for images in blocks_of_images(geom.batch, Cg * image_size * x.itemsize, SHIFTED_BLOCK_BYTES):
         n = images.stop - images.start
         positions = n * image_size
@@ -116,9 +116,9 @@ def forward(x, weight, geom):
     return out
 
 
-def grad_input(grad_out, weight, geom):
+def grad_input(grad_out, weight, geom, out=None):
     """``(N, O, oh, ow), (O, Cg, kh, kw) -> (N, C, H, W)``: the forward of the transposed convolution."""
-    return forward(*grad_input_as_forward(grad_out, weight, geom))
+    return forward(*grad_input_as_forward(grad_out, weight, geom), out=out)
 
 
 def grad_weight(x, grad_out, geom):
