@@ -90,9 +90,12 @@ def phase_layout(geometry, image_count):
 # stride known only at run time), LLVM reads each pair with vector loads and shuffles: measured
 # on 2 cores, 32 x 64ch x 32x32, groups 4 (the default model's stage 2): the copy into the phases
 # 1.47 -> 0.60 ms (it was half of the forward); forward + both gradients 9.0 -> 5.7 ms.
+# They are inlined (``inline="always"``): a call per row of 16 or 32 pixels cost more than the
+# row. Measured, the default model's training step at batch 32 against calls: 1.070x (median of
+# 40 alternating bursts, benchmarks/compare_checkouts.py).
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _starts_of_two_phases(row_start, pad_w, phase_size):
     """Where source pixel 0 and source pixel 1 of a row land at stride 2 (padded columns
     q + pad_w: even ones in phase 0, odd ones in phase 1, at column (q + pad_w) // 2)."""
@@ -101,7 +104,7 @@ def _starts_of_two_phases(row_start, pad_w, phase_size):
     return even_start, odd_start
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def split_row_in_two(row, evens, odds):
     """``evens[t] = row[2*t]`` and ``odds[t] = row[2*t + 1]``."""
     for t in range(row.shape[0] // 2):
@@ -111,7 +114,7 @@ def split_row_in_two(row, evens, odds):
         evens[row.shape[0] // 2] = row[row.shape[0] - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def join_two_phases(evens, odds, row):
     """``row[2*t] = evens[t]`` and ``row[2*t + 1] = odds[t]``: the inverse of :func:`split_row_in_two`."""
     for t in range(row.shape[0] // 2):
