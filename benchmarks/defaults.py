@@ -6,7 +6,8 @@
 Each row runs in fresh processes: once as shipped (plain ``python ...``: minigrad decides how it
 uses the cores, see docs/threads_and_memory.md), and once in the best configuration found by
 hand, with the environment set before the process starts (``OPENBLAS_NUM_THREADS=1``: no
-OpenBLAS threads at all; ``OMP_WAIT_POLICY=PASSIVE``). The ratio shipped / best should be about
+OpenBLAS threads at all; ``OMP_WAIT_POLICY=PASSIVE`` with ``GOMP_SPINCOUNT=10000``: idle
+OpenMP threads spin briefly, then sleep). The ratio shipped / best should be about
 1 (within 10%). ``--before PATH`` adds a column: the same row run on the code at PATH (e.g. a
 worktree of an older commit), as shipped there. Times are seconds of wall clock (whole
 commands) or milliseconds (the inner loops), the median of ``--runs`` runs, and the BLAS
@@ -23,7 +24,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BEST = {"OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+BEST = {"OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "10000"}
 
 HAND_WRITTEN_STEP = """
 import time, numpy as np, minigrad as mg

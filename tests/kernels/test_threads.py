@@ -75,8 +75,11 @@ def test_a_larger_pool_replaces_the_old_one_whose_threads_then_exit():
 
 
 def fresh_interpreter(code, **env):
+    """Run ``code`` in a new Python with ``env`` added to this environment, less the OpenMP
+    settings that importing minigrad put there (a fresh process must decide them itself)."""
+    inherited = {name: value for name, value in os.environ.items() if name not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code], env={**inherited, **env}, capture_output=True, text=True, timeout=120, check=True
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -87,7 +90,8 @@ SETTINGS = (
     "with minigrad.kernels.threads.limit_blas_threads(2):\n"
     "    inside = [p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas']\n"
     "after = [p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas']\n"
-    "print(json.dumps({'blas': blas, 'inside': inside, 'after': after, 'omp': os.environ.get('OMP_WAIT_POLICY')}))\n"
+    "print(json.dumps({'blas': blas, 'inside': inside, 'after': after, 'omp': os.environ.get('OMP_WAIT_POLICY'),\n"
+    "                  'spin': os.environ.get('GOMP_SPINCOUNT')}))\n"
 )
 
 
@@ -98,7 +102,14 @@ def test_importing_minigrad_runs_blas_on_one_thread_and_lets_openmp_sleep():
     assert set(settings["blas"]) == {1} and set(settings["after"]) == {1}
     assert set(settings["inside"]) == {min(2, os.cpu_count())} or os.cpu_count() == 1
     assert settings["omp"] == "PASSIVE"
+    assert settings["spin"] == str(threads.OPENMP_SPIN_COUNT)
 
 
 def test_a_users_own_openmp_wait_policy_is_kept():
-    assert fresh_interpreter(SETTINGS, OMP_WAIT_POLICY="ACTIVE")["omp"] == "ACTIVE"
+    settings = fresh_interpreter(SETTINGS, OMP_WAIT_POLICY="ACTIVE")
+    assert settings["omp"] == "ACTIVE" and settings["spin"] is None  # no spin count to override theirs
+
+
+def test_a_users_own_spin_count_is_kept():
+    settings = fresh_interpreter(SETTINGS, GOMP_SPINCOUNT="0")
+    assert settings["spin"] == "0" and settings["omp"] == "PASSIVE"
