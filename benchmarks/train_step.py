@@ -26,6 +26,13 @@ import time
 
 DEFAULT_CASES = ["resnext11_4x8d_w1:128", "resnext29_32x4d:64"]
 
+# The environment this benchmark started with. Importing minigrad (resnext_np does, for the
+# presets' sizes) sets OMP_WAIT_POLICY and GOMP_SPINCOUNT in os.environ for the OpenMP runtimes
+# started after it, and a worker inheriting them would run PyTorch's OpenMP threads minigrad's
+# way (until December 2026 they slept at once: every PyTorch number of this benchmark before
+# then was taken so). Every worker starts from this copy instead.
+ENVIRONMENT_AT_START = dict(os.environ)
+
 
 def _peak_rss_mib():
     import resource
@@ -171,7 +178,7 @@ def run_case(framework, preset, batch, args):
         command.append("--reuse-memory")
     if args.eval:
         command.append("--eval")
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = subprocess.run(command, capture_output=True, text=True, env=ENVIRONMENT_AT_START)
     if finished.returncode != 0:
         return {"error": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "failed"}
     return json.loads(finished.stdout.strip().splitlines()[-1])
