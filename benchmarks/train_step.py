@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py                       # the smallest preset at batch 128 and ResNeXt-29 32x4d at 64
     python benchmarks/train_step.py --cases resnext11_4x8d_w1:128 --steps 5
+    python benchmarks/train_step.py --cases resnext11_4x8d_w1:32 --alternate 30 --steps 3   # taking turns
 
 A step is forward, cross-entropy, backward and an SGD (Nesterov, weight decay) update on a fixed
 random float32 batch.  Each (framework, model, batch) runs in a fresh subprocess, so its peak
@@ -14,12 +15,18 @@ no conv biases), with the same thread count (``torch.set_num_threads``), in a pr
 imports minigrad, so PyTorch runs with its own defaults; ``--reuse-memory`` makes it keep freed
 memory for reuse too (the same glibc setting, ``minigrad/allocator.py``), which speeds it up.
 Reported: the median step time after warm-up steps, images per second, and minigrad / PyTorch ratios.
+One run after the other, a machine whose speed moves by 20-40% within seconds puts more noise in
+the ratio than a change does; ``--alternate BURSTS`` keeps both workers up and has them take
+turns (a burst of ``--steps`` steps in one, then in the other, the order flipping every burst),
+and also prints the median and range of the per-pair ratios, as benchmarks/compare_checkouts.py
+does for two checkouts.
 ``--eval`` times evaluation instead (``model.eval()``, a forward under no_grad), e.g. at batch 256.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -99,6 +106,30 @@ def _load_allocator_module():
 def measure(framework, preset, batch, steps, warmup, threads, reuse_memory, evaluation=False):
     """Run in a subprocess: time training steps (or, with ``evaluation``, ``model.eval()`` forwards
     without gradients), return a dict of results."""
+    return _timed(_make_step(framework, preset, batch, threads, reuse_memory, evaluation), batch, steps, warmup)
+
+
+def serve(framework, preset, batch, warmup, threads, reuse_memory, evaluation=False):
+    """Run in a subprocess for ``--alternate``: after ``warmup`` steps print a line, then for each
+    line "n" on stdin run n timed steps and print their seconds as a JSON list; at the end of
+    stdin print the memory the steps took."""
+    step = _make_step(framework, preset, batch, threads, reuse_memory, evaluation)
+    rss_before = _current_rss_mib()
+    for _ in range(warmup):
+        step()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        seconds = []
+        for _ in range(int(line)):
+            started = time.perf_counter()
+            step()
+            seconds.append(time.perf_counter() - started)
+        print(json.dumps(seconds), flush=True)
+    print(json.dumps({"peak_mib": _peak_rss_mib(), "extra_mib": _peak_rss_mib() - rss_before}), flush=True)
+
+
+def _make_step(framework, preset, batch, threads, reuse_memory, evaluation):
+    """The step to time: forward, cross-entropy, backward and SGD, or an evaluation forward."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -119,7 +150,7 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory, eval
             def step():
                 with mg.no_grad():
                     model(inputs)
-            return _timed(step, batch, steps, warmup)
+            return step
 
         def step():
             loss = mg.functional.cross_entropy(model(inputs), labels)
@@ -142,14 +173,14 @@ def measure(framework, preset, batch, steps, warmup, threads, reuse_memory, eval
             def step():
                 with torch.no_grad():
                     model(inputs)
-            return _timed(step, batch, steps, warmup)
+            return step
 
         def step():
             loss = torch.nn.functional.cross_entropy(model(inputs), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return _timed(step, batch, steps, warmup)
+    return step
 
 
 def _timed(step, batch, steps, warmup):
@@ -167,7 +198,7 @@ def _timed(step, batch, steps, warmup):
             "peak_mib": _peak_rss_mib(), "extra_mib": _peak_rss_mib() - rss_before}
 
 
-def run_case(framework, preset, batch, args):
+def _worker_command(framework, preset, batch, args, serving=False):
     if framework == "torch":  # the preset's sizes, so that PyTorch's worker need not import resnext_np
         from resnext_np.model import PRESETS
 
@@ -178,10 +209,54 @@ def run_case(framework, preset, batch, args):
         command.append("--reuse-memory")
     if args.eval:
         command.append("--eval")
-    finished = subprocess.run(command, capture_output=True, text=True, env=ENVIRONMENT_AT_START)
+    if serving:
+        command.append("--serve")
+    return command
+
+
+def run_case(framework, preset, batch, args):
+    finished = subprocess.run(_worker_command(framework, preset, batch, args), capture_output=True, text=True,
+                              env=ENVIRONMENT_AT_START)
     if finished.returncode != 0:
         return {"error": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "failed"}
     return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def run_alternating(preset, batch, args):
+    """Both frameworks' workers up at once, taking turns: a burst of ``args.steps`` steps in one,
+    then in the other, the order flipping every burst, ``args.alternate`` bursts each. A change in
+    the machine's speed then hits both sides of a pair alike. Returns each side's median step and
+    memory, and the per-pair ratios of PyTorch's median step to ours (> 1: ours is faster)."""
+    workers = {name: subprocess.Popen(_worker_command(name, preset, batch, args, serving=True), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, env=ENVIRONMENT_AT_START)
+               for name in ("minigrad", "torch")}
+    try:
+        for name, worker in workers.items():
+            if not worker.stdout.readline():
+                raise SystemExit(f"train_step: the {name} worker stopped before its first burst (its error is above)")
+        seconds = {name: [] for name in workers}
+        ratios = []
+        for burst in range(args.alternate):
+            medians = {}
+            for name in (("minigrad", "torch") if burst % 2 == 0 else ("torch", "minigrad")):
+                workers[name].stdin.write(f"{args.steps}\n")
+                workers[name].stdin.flush()
+                times = json.loads(workers[name].stdout.readline())
+                seconds[name] += times
+                medians[name] = statistics.median(times)
+            ratios.append(medians["torch"] / medians["minigrad"])
+        results = {}
+        for name, worker in workers.items():
+            worker.stdin.close()
+            memory = json.loads(worker.stdout.readline())
+            worker.wait()
+            median = statistics.median(seconds[name])
+            results[name] = {"seconds_per_step": median, "images_per_second": batch / median, **memory}
+        return results, ratios
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.kill()
 
 
 def main(argv=None):
@@ -195,10 +270,19 @@ def main(argv=None):
                              "(minigrad.allocator.reuse_freed_memory); default: PyTorch with the C allocator's defaults")
     parser.add_argument("--eval", action="store_true",
                         help="time evaluation instead: model.eval(), a forward without gradients (no loss, no update)")
+    parser.add_argument("--alternate", type=int, metavar="BURSTS", default=0,
+                        help="run both frameworks at once, taking turns for BURSTS bursts of --steps steps each, and "
+                             "report the per-pair ratios (for a machine whose speed moves between runs)")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "PRESET", "BATCH"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.alternate < 0:
+        parser.error(f"--alternate takes a number of bursts >= 1 (0, the default, runs each framework once), got {args.alternate}")
     if args.worker:
         framework, preset, batch = args.worker
+        if args.serve:
+            serve(framework, preset, int(batch), args.warmup, args.threads, args.reuse_memory, args.eval)
+            return 0
         print(json.dumps(measure(framework, preset, int(batch), args.steps, args.warmup, args.threads, args.reuse_memory,
                                  args.eval)))
         return 0
@@ -209,10 +293,14 @@ def main(argv=None):
         frameworks = ["minigrad", "torch"]
     except ImportError:
         frameworks = ["minigrad"]
+        if args.alternate:
+            parser.error("--alternate compares with PyTorch, which is not installed here")
         print("PyTorch is not installed: minigrad only, no ratios")
+    what = 'evaluation forwards (eval mode, no gradients)' if args.eval else 'training steps'
+    timing = (f"{args.alternate} alternating bursts of {args.steps} {what} per framework (medians over all their steps) "
+              if args.alternate else f"median of {args.steps} {what} ")
     print(f"threads: {args.threads}; freed memory reused: minigrad yes, PyTorch {'yes' if args.reuse_memory else 'no'}; "
-          f"load average at start: {os.getloadavg()[0]:.2f}; median of {args.steps} "
-          f"{'evaluation forwards (eval mode, no gradients)' if args.eval else 'training steps'} after {args.warmup} warm-up ones")
+          f"load average at start: {os.getloadavg()[0]:.2f}; {timing}after {args.warmup} warm-up ones")
     header = f"{'model':<22}{'batch':>6}" + "".join(
         f"{name + ' img/s':>16}{name + ' peak MiB':>18}{name + ' extra MiB':>19}" for name in frameworks)
     if len(frameworks) == 2:
@@ -220,7 +308,11 @@ def main(argv=None):
     print(header)
     for case in args.cases:
         preset, batch = case.split(":")
-        results = {name: run_case(name, preset, int(batch), args) for name in frameworks}
+        ratios = None
+        if args.alternate:
+            results, ratios = run_alternating(preset, int(batch), args)
+        else:
+            results = {name: run_case(name, preset, int(batch), args) for name in frameworks}
         line = f"{preset:<22}{batch:>6}"
         for name in frameworks:
             result = results[name]
@@ -233,6 +325,9 @@ def main(argv=None):
             line += f"{ours['images_per_second'] / theirs['images_per_second']:>12.2f}x"
             line += f"{ours['extra_mib'] / max(theirs['extra_mib'], 1):>16.2f}x"
         print(line, flush=True)
+        if ratios:
+            print(f"  per pair of bursts, PyTorch's median step / ours: median {statistics.median(ratios):.3f}, range "
+                  f"{min(ratios):.3f}-{max(ratios):.3f}, ours faster in {sum(r > 1 for r in ratios)} of {len(ratios)}", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 
