@@ -355,3 +355,23 @@ def test_matmul_algorithms_work_in_a_forked_child():
     os.close(read_end)
     os.waitpid(pid, 0)
     assert answer == b"1", answer
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_matmul_kernel_that_returns_an_array_of_its_own_still_fills_the_batch(monkeypatch, threads):
+    """A kernel written the first way (a new array returned, the out argument ignored), as a
+    learner may write it or a spy wraps it, still gives the whole batch's result."""
+    import minigrad
+
+    x, weight, grad_out, geom = make_case((3, 4, 5, 6, 6, 2, (1, 1), 1, 0, 1))
+    module = conv.ALGORITHMS["pointwise"]
+    original_forward, original_grad_input = module.forward, module.grad_input
+    monkeypatch.setattr(module, "forward", lambda x, weight, geom, out=None: original_forward(x, weight, geom))
+    monkeypatch.setattr(module, "grad_input", lambda grad_out, weight, geom, *rest: original_grad_input(grad_out, weight, geom))
+    before = minigrad.get_num_threads()
+    minigrad.set_num_threads(threads)
+    try:
+        with conv_algorithm("pointwise"):
+            assert_all_three_match_reference(x, weight, grad_out, geom)
+    finally:
+        minigrad.set_num_threads(before)
