@@ -45,9 +45,10 @@ def result_array(out, shape, dtype):
 
 def on_batch_slices(kernel, batched, weight, geom, result_shape):
     """``kernel(batched[images], weight, geometry of those images, result[images])`` for one slice
-    of the batch per thread: each writes its images of one ``result_shape`` array in place
-    (returning a new array and copying it in cost 4-7 ms of a 110 ms step at batch 32). A kernel
-    that returns an array of its own instead (a learner's first version, a stub) has it copied in."""
+    of the batch per thread: each writes its images of one ``result_shape`` array in place (a new
+    array per slice, copied in, made the default model's training step at batch 32 4% slower:
+    1.043x in paired bursts). A kernel that returns an array of its own instead (a learner's first
+    version, a stub) has it copied in."""
     result = np.empty(result_shape, dtype=batched.dtype)
 
     def run(images):
