@@ -119,12 +119,7 @@ def serve(framework, preset, batch, warmup, threads, reuse_memory, evaluation=Fa
         step()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        seconds = []
-        for _ in range(int(line)):
-            started = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - started)
-        print(json.dumps(seconds), flush=True)
+        print(json.dumps(_seconds_of_each(step, int(line))), flush=True)
     print(json.dumps({"peak_mib": _peak_rss_mib(), "extra_mib": _peak_rss_mib() - rss_before}), flush=True)
 
 
@@ -188,14 +183,20 @@ def _timed(step, batch, steps, warmup):
     rss_before = _current_rss_mib()
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
+    times = _seconds_of_each(step, steps)
     median = sorted(times)[len(times) // 2]
     return {"seconds_per_step": median, "images_per_second": batch / median,
             "peak_mib": _peak_rss_mib(), "extra_mib": _peak_rss_mib() - rss_before}
+
+
+def _seconds_of_each(step, count):
+    """The seconds each of ``count`` calls of ``step()`` took."""
+    seconds = []
+    for _ in range(count):
+        started = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def _worker_command(framework, preset, batch, args, serving=False):

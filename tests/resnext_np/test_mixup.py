@@ -75,13 +75,13 @@ def test_the_recipes_leave_it_off_and_help_lists_it(capsys):
 
 def test_a_run_with_mixup_trains_on_blends_of_its_batches(tmp_path, monkeypatch):
     seen = []
-    original_forward = Trainer.step
+    original_step = Trainer.step
 
     def recording_step(self, images, labels, epoch, step):
         inputs = []
         handle = self.model.register_forward_hook(lambda module, args, output: inputs.append(args[0].data.copy()))
         try:
-            result = original_forward(self, images, labels, epoch, step)
+            result = original_step(self, images, labels, epoch, step)
         finally:
             handle.remove()
         seen.append((images.copy(), inputs[0]))
