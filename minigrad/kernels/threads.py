@@ -30,13 +30,13 @@ set already). Measured on 2 cores, the default model's training step against sle
 
 The pool's lifecycle, in full:
 
-* it is created on first use, with one worker per slice asked for;
-* asked for more slices than it has workers, it is replaced by a larger one; the old pool is shut
+* it is created on first use, with one worker per item asked for beyond the caller's first;
+* asked for more items than it has workers (plus the caller), it is replaced by a larger one; the old pool is shut
   down without waiting (work already handed to it still finishes, then its threads exit);
 * in a child made by ``os.fork`` the parent's worker threads do not exist, so the child forgets
   the pool (and its lock, which another thread may have held at the fork) and makes a new one;
 * several Python threads may call it at once: creating and replacing the pool happens under a
-  lock, and ``ThreadPoolExecutor.map`` is itself thread-safe.
+  lock, and ``ThreadPoolExecutor.submit`` is itself thread-safe.
 """
 
 import os
@@ -89,10 +89,24 @@ def use_numba_threads():
 
 
 def map_on_threads(function, items):
-    """``[function(item) for item in items]``, on the pool's threads when there are several items."""
+    """``[function(item) for item in items]``, the first item on the calling thread and each other
+    one on a thread of the pool, all at once.
+
+    The caller is awake already: giving it the first item, rather than waiting idle while T pool
+    threads wake up, saves one thread hand-off per call (~0.1 ms; a training step makes ~24 such
+    calls). Measured on 2 cores, the default model's training step against handing every item to
+    the pool (two processes, alternating bursts): batch 32 1.071 and 1.035 in two runs (faster in
+    26 and 24 of 40 pairs), batch 128 1.015 (13 of 20).
+    """
     if len(items) == 1:
         return [function(items[0])]
-    return list(_pool_with_workers(len(items)).map(function, items))
+    pool = _pool_with_workers(len(items) - 1)
+    futures = [pool.submit(function, item) for item in items[1:]]
+    try:
+        first = function(items[0])
+    finally:
+        results = [future.result() for future in futures]  # never return while a worker still writes
+    return [first] + results
 
 
 def _pool_with_workers(workers):

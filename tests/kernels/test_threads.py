@@ -62,12 +62,40 @@ def test_set_num_threads_refuses_what_it_cannot_do(value, error, message, restor
     assert mg.get_num_threads() == threads.MAX_THREADS
 
 
+def test_the_caller_runs_the_first_item_and_the_pool_the_others_at_once():
+    callers = {}
+    barrier = threading.Barrier(3, timeout=10)  # only passes if all three items run at the same time
+
+    def record(item):
+        callers[item] = threading.get_ident()
+        barrier.wait()
+        return item * 10
+
+    assert threads.map_on_threads(record, [0, 1, 2]) == [0, 10, 20]
+    assert callers[0] == threading.get_ident()
+    assert len({callers[1], callers[2], callers[0]}) == 3
+
+
+def test_a_failing_first_item_still_waits_for_the_others():
+    finished = []
+
+    def work(item):
+        if item == 0:
+            raise ValueError("first item failed")
+        time.sleep(0.2)
+        finished.append(item)
+
+    with pytest.raises(ValueError, match="first item failed"):
+        threads.map_on_threads(work, [0, 1])
+    assert finished == [1], "map_on_threads returned while a worker was still running"
+
+
 def test_a_larger_pool_replaces_the_old_one_whose_threads_then_exit():
     assert threads.map_on_threads(lambda n: n * n, [1, 2]) == [1, 4]
     first_pool = threads._pool
     many = list(range(threads._pool_workers + 3))
     assert threads.map_on_threads(lambda n: n + 1, many) == [n + 1 for n in many]
-    assert threads._pool is not first_pool and threads._pool_workers == len(many)
+    assert threads._pool is not first_pool and threads._pool_workers == len(many) - 1  # the caller takes the first
     deadline = time.monotonic() + 10
     while any(t.is_alive() for t in first_pool._threads) and time.monotonic() < deadline:
         time.sleep(0.05)
