@@ -40,7 +40,8 @@ def get_device():
 
 
 def conv_kernels():
-    """The module whose ``conv2d_forward``, ``conv2d_grad_input`` and ``conv2d_grad_weight`` to call.
+    """The module whose ``conv2d_forward``, ``conv2d_grad_input``, ``conv2d_grad_weight`` and
+    ``conv2d_backward`` (both gradients, what ``Conv2d.backward`` calls) to call.
 
     Both take NumPy arrays and a ``ConvGeometry`` and return NumPy arrays.
     """

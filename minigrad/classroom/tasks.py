@@ -120,7 +120,7 @@ TASKS: tuple[Task, ...] = (
         id="t11_pointwise_conv",
         title="Pointwise (1x1) convolution as a batched matrix product",
         instruction="one matmul per group, broadcast over the batch; its gradients are the transposed "
-                    "products (ASSIGNMENTS.md, t11)",
+                    "products, both computed image by image (ASSIGNMENTS.md, t11)",
         points=10,
         files=("minigrad/kernels/conv/pointwise.py",),
     ),

@@ -60,12 +60,8 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         geometry, kernels = ctx.geometry, ctx.kernels
         # BEGIN SOLUTION t06_conv_backward
-        grad_input = grad_weight = None
-        with conv_algorithm(ctx.algorithm):
-            if ctx.needs_input_grad[0]:
-                grad_input = kernels.conv2d_grad_input(grad_out, weight, geometry)
-            if ctx.needs_input_grad[1]:
-                grad_weight = kernels.conv2d_grad_weight(x, grad_out, geometry)
+        with conv_algorithm(ctx.algorithm):  # dL/dx and dL/dw, each None unless asked for
+            grad_input, grad_weight = kernels.conv2d_backward(x, grad_out, weight, geometry, *ctx.needs_input_grad[:2])
         if not ctx.has_bias:
             return grad_input, grad_weight
         grad_bias = grad_out.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None

@@ -116,6 +116,22 @@ def test_gradients_match_reference(case, dtype, algorithm):
         assert_close(conv.conv2d_grad_weight(x, grad_out, geom), reference.conv2d_grad_weight(x, grad_out, geom), dtype)
 
 
+@where_applicable(T06)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_gives_the_gradients_asked_for(case, dtype, algorithm):
+    """``conv2d_backward`` (what Conv2d.backward calls; the pointwise chapter computes both
+    gradients in one pass) gives each gradient asked for, and None for one not asked for."""
+    x, weight, grad_out, geom = make_case(case, dtype)
+    expected = reference.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_weight(x, grad_out, geom)
+    with conv_algorithm(algorithm):
+        for asked in [(True, True), (True, False), (False, True), (False, False)]:
+            for gradient, wanted, is_asked in zip(conv.conv2d_backward(x, grad_out, weight, geom, *asked), expected, asked):
+                if is_asked:
+                    assert_close(gradient, wanted, dtype)
+                else:
+                    assert gradient is None
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_which_algorithms_apply(case):
     """im2col and direct compute every case, shifted those at stride 1, pointwise the 1x1 ones
@@ -266,11 +282,18 @@ def test_matmul_algorithms_write_every_element_of_the_out_they_are_given(algorit
     assert np.shares_memory(module.grad_input(grad_out, weight, geom, out=grad_x), grad_x)
     assert_close(out, reference.conv2d_forward(x, weight, geom), np.float64)
     assert_close(grad_x, reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
+    if algorithm == "pointwise":  # both gradients in one pass: dL/dx in place too
+        grad_x[...] = np.nan
+        assert np.shares_memory(module.gradients(x, grad_out, weight, geom, out=grad_x)[0], grad_x)
+        assert_close(grad_x, reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
     before = minigrad.get_num_threads()
     minigrad.set_num_threads(threads)
     try:
         with conv_algorithm(algorithm):
             assert_all_three_match_reference(x, weight, grad_out, geom)
+            grad_x, grad_weight = conv.conv2d_backward(x, grad_out, weight, geom)
+            assert_close(grad_x, reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
+            assert_close(grad_weight, reference.conv2d_grad_weight(x, grad_out, geom), np.float64)
     finally:
         minigrad.set_num_threads(before)
 
@@ -298,6 +321,9 @@ def test_matches_torch(case, algorithm):
         np.testing.assert_allclose(conv.conv2d_forward(x, weight, geom), out_t.detach().numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(conv.conv2d_grad_input(grad_out, weight, geom), x_t.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(conv.conv2d_grad_weight(x, grad_out, geom), weight_t.grad.numpy(), rtol=1e-10, atol=1e-10)
+        grad_x, grad_weight = conv.conv2d_backward(x, grad_out, weight, geom)
+        np.testing.assert_allclose(grad_x, x_t.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(grad_weight, weight_t.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("algorithm", ["im2col", "direct"])
@@ -365,13 +391,17 @@ def test_a_matmul_kernel_that_returns_an_array_of_its_own_still_fills_the_batch(
 
     x, weight, grad_out, geom = make_case((3, 4, 5, 6, 6, 2, (1, 1), 1, 0, 1))
     module = conv.ALGORITHMS["pointwise"]
-    original_forward, original_grad_input = module.forward, module.grad_input
+    original_forward, original_grad_input, original_gradients = module.forward, module.grad_input, module.gradients
     monkeypatch.setattr(module, "forward", lambda x, weight, geom, out=None: original_forward(x, weight, geom))
     monkeypatch.setattr(module, "grad_input", lambda grad_out, weight, geom, *rest: original_grad_input(grad_out, weight, geom))
+    monkeypatch.setattr(module, "gradients", lambda x, grad_out, weight, geom, out=None, **asked: original_gradients(x, grad_out, weight, geom, **asked))
     before = minigrad.get_num_threads()
     minigrad.set_num_threads(threads)
     try:
         with conv_algorithm("pointwise"):
             assert_all_three_match_reference(x, weight, grad_out, geom)
+            grad_x, grad_weight = conv.conv2d_backward(x, grad_out, weight, geom)
+            assert_close(grad_x, reference.conv2d_grad_input(grad_out, weight, geom), np.float64)
+            assert_close(grad_weight, reference.conv2d_grad_weight(x, grad_out, geom), np.float64)
     finally:
         minigrad.set_num_threads(before)

@@ -12,16 +12,18 @@ its inputs, through the same three functions. Read them in this order (legend in
 4. :mod:`~minigrad.kernels.conv.direct` (with :mod:`~minigrad.kernels.conv.phases` and
    :mod:`~minigrad.kernels.conv.direct_rows`): Numba loops over narrow groups, the ResNeXt case.
 
-The matmul algorithms run one slice of the batch per thread (:mod:`~minigrad.kernels.conv.batches`);
+:func:`conv2d_backward` is what the ``Conv2d`` Function's backward calls: the two gradients, or
+for a 1x1 kernel both at once. The matmul algorithms run one slice of the batch per thread (:mod:`~minigrad.kernels.conv.batches`);
 the direct loops run one Numba task per (block of images, group). :func:`choose` picks an
 algorithm; ``with minigrad.conv_algorithm(name):`` (:mod:`~minigrad.kernels.conv.selection`) forces one.
 """
 
 from minigrad.kernels.conv import direct, im2col_matmul, pointwise, shifted
-from minigrad.kernels.conv.batches import on_batch_slices, summed_over_batch_slices
+from minigrad.kernels.conv.batches import gradients_on_batch_slices, on_batch_slices, summed_over_batch_slices
 from minigrad.kernels.conv.selection import conv_algorithm, requested_algorithm
 
-__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "choose", "algorithm_for", "conv_algorithm"]
+__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_backward", "choose", "algorithm_for",
+           "conv_algorithm"]
 
 ALGORITHMS = {"im2col": im2col_matmul, "pointwise": pointwise, "shifted": shifted, "direct": direct}
 
@@ -92,6 +94,19 @@ def conv2d_grad_weight(x, grad_out, geom):
     if name == "direct":
         return direct.grad_weight(x, grad_out, geom)
     return summed_over_batch_slices(ALGORITHMS[name].grad_weight, x, grad_out, geom)
+
+
+def conv2d_backward(x, grad_out, weight, geom, input_grad=True, weight_grad=True):
+    """``(dL/dx, dL/dw)``, each ``None`` when not asked for: what ``Conv2d.backward`` calls.
+
+    :func:`conv2d_grad_input` and :func:`conv2d_grad_weight`, except that the pointwise chapter
+    computes both in one pass over each thread's images (:func:`pointwise.gradients`, which says
+    what that saves)."""
+    if input_grad and weight_grad and algorithm_for(geom) == "pointwise":
+        _check_shapes(geom, x=(x, geom.input_shape), grad_out=(grad_out, geom.output_shape), weight=(weight, geom.weight_shape))
+        return gradients_on_batch_slices(pointwise.gradients, x, grad_out, weight, geom)
+    return (conv2d_grad_input(grad_out, weight, geom) if input_grad else None,
+            conv2d_grad_weight(x, grad_out, geom) if weight_grad else None)
 
 
 def _check_shapes(geom, **arrays):

@@ -15,7 +15,8 @@ import numpy as np
 
 from minigrad.kernels.threads import get_num_threads, map_on_threads
 
-__all__ = ["consecutive_slices", "blocks_of_images", "result_array", "on_batch_slices", "summed_over_batch_slices"]
+__all__ = ["consecutive_slices", "blocks_of_images", "result_array", "on_batch_slices", "summed_over_batch_slices",
+           "gradients_on_batch_slices"]
 
 
 def consecutive_slices(batch, size):
@@ -69,3 +70,20 @@ def summed_over_batch_slices(kernel, x, grad_out, geom):
         return kernel(x[images], grad_out[images], replace(geom, batch=images.stop - images.start))
 
     return sum(map_on_threads(run, _slices_per_thread(geom.batch)))
+
+
+def gradients_on_batch_slices(kernel, x, grad_out, weight, geom):
+    """``(dL/dx, dL/dw)`` from ``kernel(x[images], grad_out[images], weight, geometry of those
+    images, dL/dx[images])`` for one slice of the batch per thread: each writes its images' input
+    gradient in place (one returned in an array of its own is copied in, as in
+    :func:`on_batch_slices`) and returns their share of the weight gradient, summed here."""
+    grad_x = np.empty(geom.input_shape, dtype=grad_out.dtype)
+
+    def run(images):
+        out = grad_x[images]
+        written, grad_weight = kernel(x[images], grad_out[images], weight, replace(geom, batch=images.stop - images.start), out)
+        if not np.may_share_memory(written, out):
+            out[...] = written
+        return grad_weight
+
+    return grad_x, sum(map_on_threads(run, _slices_per_thread(geom.batch)))

@@ -11,7 +11,8 @@ convolutions go to the direct loops and the pointwise products.) In learning ord
 * :mod:`~minigrad.kernels.cuda.matmul`  -- a grouped matrix product tiled through shared memory.
 * :mod:`~minigrad.kernels.cuda.layout`  -- ``(N, O, oh, ow) <-> (G, Og, N*oh*ow)``.
 * :mod:`~minigrad.kernels.cuda.conv`    -- ``conv2d_forward``, ``conv2d_grad_input``,
-  ``conv2d_grad_weight``: NumPy in, NumPy out, like :mod:`minigrad.kernels.conv`.
+  ``conv2d_grad_weight`` (and ``conv2d_backward``, the two gradients): NumPy in, NumPy out, like
+  :mod:`minigrad.kernels.conv`.
 
 Without a GPU, run everything in numba's CUDA simulator by starting Python with
 ``NUMBA_ENABLE_CUDASIM=1`` (it must be set before numba is first imported).
@@ -19,6 +20,7 @@ Importing this package never needs a GPU; calling a kernel does.
 """
 
 from minigrad.kernels.cuda.conv import (
+    conv2d_backward,
     conv2d_forward,
     conv2d_forward_on_device,
     conv2d_grad_input,
@@ -29,7 +31,7 @@ from minigrad.kernels.cuda.conv import (
 from minigrad.kernels.cuda.device import cuda_unavailable_reason, require_cuda
 
 __all__ = [
-    "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight",
+    "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_backward",
     "conv2d_forward_on_device", "conv2d_grad_input_on_device", "conv2d_grad_weight_on_device",
     "cuda_unavailable_reason", "require_cuda",
 ]

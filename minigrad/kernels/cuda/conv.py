@@ -28,7 +28,7 @@ from minigrad.kernels.cuda.layout import columns_to_images_on_device, images_to_
 from minigrad.kernels.cuda.matmul import grouped_matmul_on_device
 
 __all__ = [
-    "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight",
+    "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_backward",
     "conv2d_forward_on_device", "conv2d_grad_input_on_device", "conv2d_grad_weight_on_device",
 ]
 
@@ -81,3 +81,10 @@ def conv2d_grad_weight(x, grad_out, geom):
     """``(N, C, H, W), (N, O, oh, ow) -> (O, Cg, kh, kw)`` on the GPU: NumPy in, NumPy out."""
     x, grad_out = arrays_to_device(x=(x, geom.input_shape), grad_out=(grad_out, geom.output_shape))
     return conv2d_grad_weight_on_device(x, grad_out, geom).copy_to_host()
+
+
+def conv2d_backward(x, grad_out, weight, geom, input_grad=True, weight_grad=True):
+    """``(dL/dx, dL/dw)``, each ``None`` when not asked for: the two functions above, one after the
+    other (what ``Conv2d.backward`` calls, as :func:`minigrad.kernels.conv.conv2d_backward`)."""
+    return (conv2d_grad_input(grad_out, weight, geom) if input_grad else None,
+            conv2d_grad_weight(x, grad_out, geom) if weight_grad else None)

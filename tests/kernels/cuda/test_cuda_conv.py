@@ -37,6 +37,14 @@ def test_forward_and_gradients_match_reference_and_cpu(shape_name, dtype):
         np.testing.assert_allclose(result, expected, **TOLERANCE[dtype], err_msg=f"{name} vs reference")
         on_cpu = getattr(conv, name)(*inputs, geom)
         np.testing.assert_allclose(result, on_cpu, **TOLERANCE[dtype], err_msg=f"{name} vs the CPU kernels")
+    for asked in [(True, True), (False, True), (True, False)]:
+        gradients = conv_cuda.conv2d_backward(x, grad_out, weight, geom, *asked)
+        expected = reference.conv2d_grad_input(grad_out, weight, geom), reference.conv2d_grad_weight(x, grad_out, geom)
+        for gradient, wanted, is_asked in zip(gradients, expected, asked):
+            if is_asked:
+                np.testing.assert_allclose(gradient, wanted, **TOLERANCE[dtype], err_msg=f"conv2d_backward{asked}")
+            else:
+                assert gradient is None
 
 
 def test_forward_by_hand():
