@@ -59,8 +59,9 @@ class BatchNormReLU(Function):
     """y = max(BatchNorm(x), 0) in training mode, fused (a fast chapter: ``kernels/batchnorm_relu_cpu.py``).
 
     The same numbers as ``relu(batch_norm(x, ...))`` (to rounding in float32, exactly the same
-    formulas), with one pass less over the activation each way: the ReLU's mask is read from
-    ``y`` inside BatchNorm's backward instead of writing ``dy * [y > 0]`` to memory first.
+    formulas), with one pass less over the activation each way: the ReLU's mask is recomputed
+    from ``x`` inside BatchNorm's backward (``BN(x) > 0``, with the forward's own arithmetic)
+    instead of writing ``dy * [y > 0]`` to memory first.
     """
 
     @staticmethod
@@ -137,17 +138,17 @@ def _fused_forward(ctx, x, residual, weight, bias, eps, momentum, running_mean, 
     as_3d = x.reshape(x.shape[0], x.shape[1], -1)
     y, mean, inv_std = _normalise(as_3d, weight, bias, eps, momentum, running_mean, running_var, relu=True,
                                   residual=None if residual is None else residual.reshape(as_3d.shape))
-    ctx.save_for_backward(as_3d, y, mean, inv_std, weight)
+    ctx.save_for_backward(as_3d, y, mean, inv_std, weight, bias)
     return y.reshape(x.shape)
 
 
 def _fused_backward(ctx, grad_out, with_residual):
     """(dx, d residual or None, dgamma, dbeta) from what :func:`_fused_forward` saved."""
-    x, y, mean, inv_std, weight = ctx.saved_tensors
+    x, y, mean, inv_std, weight, bias = ctx.saved_tensors
     use_numba_threads()
     grad_residual = np.empty(x.shape, dtype=grad_out.dtype) if with_residual else None
     grad_input, grad_weight, grad_bias = batchnorm_relu_cpu.batch_norm_relu_backward(
-        grad_out.reshape(x.shape), y, x, mean, inv_std, weight, grad_residual
+        grad_out.reshape(x.shape), y, x, mean, inv_std, weight, bias, grad_residual
     )
     if with_residual:
         grad_residual = grad_residual.reshape(grad_out.shape)

@@ -30,6 +30,25 @@ from numba import njit, prange
 SUM_BLOCK = 1024  # values summed in the input's dtype before joining the float64 total
 
 
+@njit(cache=True, inline="always")
+def affine_of_channel(channel_mean, channel_inv_std, gamma, beta, dtype):
+    """``(mean_high, mean_low, scale, shift)`` of one channel in ``dtype`` (x's): the mean in two
+    parts, mean_high = the mean rounded to x's dtype and mean_low the rounding's remainder (so that
+    x - mean_high is exact for x near the mean and the remainder is not lost), scale = gamma * inv_std."""
+    mean_high = dtype(channel_mean)
+    return mean_high, dtype(channel_mean - mean_high), dtype(gamma * channel_inv_std), dtype(beta)
+
+
+@njit(cache=True, inline="always")
+def normalised(value, mean_high, mean_low, scale, shift):
+    """``(value - mean) * (gamma * inv_std) + beta`` in value's dtype, from :func:`affine_of_channel`'s
+    four numbers: the forward's output before any clamp. Not ``value * scale + (beta - mean *
+    scale)``: with a large mean the two terms are large numbers that cancel, and float32 keeps only
+    ~7 digits of each (mean 1e6, std 1: off by 0.09). The fused ReLU's backward recomputes its
+    mask with this same function (:mod:`minigrad.kernels.batchnorm_relu_cpu`)."""
+    return ((value - mean_high) - mean_low) * scale + shift
+
+
 # fastmath "reassoc" lets LLVM reorder the per-channel sums into SIMD lanes (measured: 85 ms ->
 # 30 ms for the forward of a 128x64x32x32 float32 batch); sums stay in float64, so the float64
 # gradient and PyTorch-parity tests still hold to 1e-10.
@@ -62,9 +81,7 @@ def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
                     partial += values[s] - reference
                 total += partial
         channel_mean = reference + total / count
-        # The mean is subtracted in two parts, mean_high = mean rounded to x's dtype, then the
-        # rounding's remainder, so that x - mean_high is exact for x near the mean and the
-        # remainder is not lost.
+        # The mean subtracted in two parts, as affine_of_channel says.
         mean_high = dtype(channel_mean)
         mean_low = dtype(channel_mean - mean_high)
         squares = np.float64(0)
@@ -78,14 +95,10 @@ def batch_norm_forward(x, weight, bias, eps, relu=False, residual=None):
                 squares += partial
         channel_var = squares / count
         channel_inv_std = 1.0 / np.sqrt(channel_var + eps)
-        # y = (x - mean) * (gamma * inv_std) + beta, in x's dtype. Not x * scale + shift: with a
-        # large mean, x * scale and shift are two large numbers that cancel, and float32 keeps
-        # only ~7 digits of each (mean 1e6, std 1: off by 0.09).
-        scale = x.dtype.type(weight[c] * channel_inv_std)
-        shift = x.dtype.type(bias[c])
+        mean_high, mean_low, scale, shift = affine_of_channel(channel_mean, channel_inv_std, weight[c], bias[c], dtype)
         for n in range(batch):
             for s in range(spatial):
-                value = ((x[n, c, s] - mean_high) - mean_low) * scale + shift
+                value = normalised(x[n, c, s], mean_high, mean_low, scale, shift)
                 if residual is not None:
                     value += residual[n, c, s]
                 y[n, c, s] = 0 if relu and value < 0 else value

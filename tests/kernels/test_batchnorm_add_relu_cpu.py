@@ -27,7 +27,7 @@ def test_fused_kernels_compute_what_batchnorm_add_relu_compute(shape, dtype, rto
     np.testing.assert_array_equal(fused, np.maximum(summed, 0))
 
     grad_residual = np.full(shape, np.nan, dtype=dtype)  # every element must be written
-    got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, fused, x, mean, inv_std, weight, grad_residual)
+    got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, fused, x, mean, inv_std, weight, bias, grad_residual)
     masked = relu_cpu.relu_backward(grad_out, relu_cpu.relu_forward(summed))
     np.testing.assert_array_equal(grad_residual, masked)  # the sum passes the ReLU's gradient on unchanged
     expected = batchnorm_cpu.batch_norm_backward(masked, x, mean, inv_std, weight)
@@ -43,7 +43,7 @@ def test_a_hand_example():
     xhat = np.array([-3, -1, 1, 3]) / np.sqrt(5)
     np.testing.assert_allclose(y[0, 0], [xhat[0] + 2, 0, 0, xhat[3]], rtol=1e-15)
     grad_residual = np.empty_like(x)
-    batchnorm_relu_cpu.batch_norm_relu_backward(np.full_like(x, 3.0), y, x, mean, inv_std, one, grad_residual)
+    batchnorm_relu_cpu.batch_norm_relu_backward(np.full_like(x, 3.0), y, x, mean, inv_std, one, np.zeros(1), grad_residual)
     np.testing.assert_array_equal(grad_residual[0, 0], [3.0, 0.0, 0.0, 3.0])
 
 

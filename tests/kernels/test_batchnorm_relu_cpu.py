@@ -26,11 +26,34 @@ def test_fused_kernels_compute_what_batchnorm_then_relu_compute(shape, dtype, rt
     plain = batchnorm_cpu.batch_norm_forward(x, weight, bias, 1e-5)[0]
     np.testing.assert_array_equal(fused, np.maximum(plain, 0))  # the clamp is the only change
 
-    got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, fused, x, mean, inv_std, weight)
+    got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, fused, x, mean, inv_std, weight, bias)
     masked = relu_cpu.relu_backward(grad_out, relu_cpu.relu_forward(plain))
     expected = batchnorm_cpu.batch_norm_backward(masked, x, mean, inv_std, weight)
     assert_gradients_close(got, expected, grad_out, weight * inv_std, rtol)
 
+
+
+@pytest.mark.kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_mask_recomputed_from_x_is_exactly_where_y_is_positive(dtype):
+    """The backward never reads y: it recomputes BN(x) > 0. Values of BN(x) at exactly 0 or within
+    rounding of it are where a mask computed another way would differ; here every channel's bias
+    puts a tenth of its values there (their x ties a chosen value), and the gradient must be
+    exactly what the mask [y > 0] gives (a value let through or not moves dx by ~|dy| * scale)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 8, 400)).astype(dtype)
+    x[:, :, ::10] = x[:1, :, :1]  # a tenth of each channel ties to one value, x0
+    weight = rng.uniform(0.5, 2, 8).astype(dtype)
+    _, mean, _, inv_std = batchnorm_cpu.batch_norm_forward(x, weight, np.zeros(8, dtype), 1e-5)
+    # bias = -(x0 - mean) * scale in x's dtype: BN(x0) is 0 or within rounding of it
+    bias = np.array([-(x[0, c, 0] - dtype(mean[c])) * dtype(weight[c] * inv_std[c]) for c in range(8)], dtype=dtype)
+    y, mean, _, inv_std = batchnorm_cpu.batch_norm_forward(x, weight, bias, 1e-5, True)
+    grad_out = rng.standard_normal(x.shape).astype(dtype)
+    got = batchnorm_relu_cpu.batch_norm_relu_backward(grad_out, y, x, mean, inv_std, weight, bias)
+    expected = batchnorm_cpu.batch_norm_backward(np.where(y > 0, grad_out, 0).astype(dtype), x, mean, inv_std, weight)
+    assert_gradients_close(got, expected, grad_out, weight * inv_std, 1e-5 if dtype == np.float32 else 1e-12)
+    y_ties = y[:, :, ::10]
+    assert (y_ties == 0).any() or (y_ties < 1e-5).all()  # the ties do sit at the clamp
 
 
 @pytest.mark.kernels
@@ -42,7 +65,7 @@ def test_a_hand_example():
     np.testing.assert_allclose(y[0, 0], [0, 0, 1 / np.sqrt(5), 3 / np.sqrt(5)], rtol=1e-15)
     # dy = 1 everywhere: dz = [0, 0, 1, 1], sum dz = 2, sum dz * xhat = 4 / sqrt(5);
     # dx = inv_std * (dz - 2/4 - xhat * (4/sqrt(5))/4) = sqrt(0.8) * (dz - 0.5 - xhat / sqrt(5))
-    dx, dgamma, dbeta = batchnorm_relu_cpu.batch_norm_relu_backward(np.ones_like(x), y, x, mean, inv_std, one)
+    dx, dgamma, dbeta = batchnorm_relu_cpu.batch_norm_relu_backward(np.ones_like(x), y, x, mean, inv_std, one, np.zeros(1))
     xhat = np.array([-3, -1, 1, 3]) / np.sqrt(5)
     np.testing.assert_allclose(dx[0, 0], np.sqrt(0.8) * (np.array([0, 0, 1, 1]) - 0.5 - xhat / np.sqrt(5)), rtol=1e-14)
     np.testing.assert_allclose([dgamma[0], dbeta[0]], [4 / np.sqrt(5), 2.0], rtol=1e-15)
