@@ -4,8 +4,9 @@
     python benchmarks/conv.py --shapes 0,4 --repeat 9 --skip-reference
     python benchmarks/conv.py --cold-compile        # also time Numba's first compile, cache off
 
-Forward is ``conv2d_forward``; forward+backward adds ``conv2d_grad_input`` and
-``conv2d_grad_weight`` (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
+Forward is ``conv2d_forward``; forward+backward adds ``conv2d_backward`` for this project's
+kernels (both gradients, what ``Conv2d.backward`` calls), ``conv2d_grad_input`` and
+``conv2d_grad_weight`` for the reference (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
 ``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for minigrad
 and PyTorch (minigrad runs each BLAS product on one thread, as it always does: its matmul
 algorithms run one slice of the batch per thread themselves; the BLAS kernel that ran is printed). Our runs and PyTorch's are interleaved (ours,
@@ -93,8 +94,11 @@ def kernel_functions(module, x, weight, grad_out, geom):
 
     def forward_backward():
         module.conv2d_forward(x, weight, geom)
-        module.conv2d_grad_input(grad_out, weight, geom)
-        module.conv2d_grad_weight(x, grad_out, geom)
+        if hasattr(module, "conv2d_backward"):
+            module.conv2d_backward(x, grad_out, weight, geom)
+        else:
+            module.conv2d_grad_input(grad_out, weight, geom)
+            module.conv2d_grad_weight(x, grad_out, geom)
 
     return forward, forward_backward
 
