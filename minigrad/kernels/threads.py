@@ -41,7 +41,7 @@ The pool's lifecycle, in full:
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numba
 
@@ -105,8 +105,8 @@ def map_on_threads(function, items):
     try:
         first = function(items[0])
     finally:
-        results = [future.result() for future in futures]  # never return while a worker still writes
-    return [first] + results
+        wait(futures)  # never return, or raise, while a worker still writes; the first item's error wins
+    return [first] + [future.result() for future in futures]
 
 
 def _pool_with_workers(workers):

@@ -90,6 +90,31 @@ def test_a_failing_first_item_still_waits_for_the_others():
     assert finished == [1], "map_on_threads returned while a worker was still running"
 
 
+def test_when_the_first_item_and_a_worker_both_fail_the_first_error_is_raised():
+    finished = []
+
+    def work(item):
+        if item == 0:
+            raise ValueError("first item failed")
+        time.sleep(0.2)
+        finished.append(item)
+        raise KeyError("worker failed")
+
+    with pytest.raises(ValueError, match="first item failed"):
+        threads.map_on_threads(work, [0, 1])
+    assert finished == [1], "map_on_threads raised while a worker was still running"
+
+
+def test_a_worker_error_is_raised_when_the_first_item_succeeds():
+    def work(item):
+        if item == 1:
+            raise KeyError("worker failed")
+        return item
+
+    with pytest.raises(KeyError, match="worker failed"):
+        threads.map_on_threads(work, [0, 1])
+
+
 def test_a_larger_pool_replaces_the_old_one_whose_threads_then_exit():
     assert threads.map_on_threads(lambda n: n * n, [1, 2]) == [1, 4]
     first_pool = threads._pool
