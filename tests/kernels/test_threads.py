@@ -76,7 +76,8 @@ def test_the_caller_runs_the_first_item_and_the_pool_the_others_at_once():
     assert len({callers[1], callers[2], callers[0]}) == 3
 
 
-def test_a_failing_first_item_still_waits_for_the_others():
+@pytest.mark.parametrize("worker_fails_too", [False, True])
+def test_a_failing_first_item_still_waits_for_the_others_and_its_error_is_raised(worker_fails_too):
     finished = []
 
     def work(item):
@@ -84,25 +85,12 @@ def test_a_failing_first_item_still_waits_for_the_others():
             raise ValueError("first item failed")
         time.sleep(0.2)
         finished.append(item)
+        if worker_fails_too:
+            raise KeyError("worker failed")
 
     with pytest.raises(ValueError, match="first item failed"):
         threads.map_on_threads(work, [0, 1])
     assert finished == [1], "map_on_threads returned while a worker was still running"
-
-
-def test_when_the_first_item_and_a_worker_both_fail_the_first_error_is_raised():
-    finished = []
-
-    def work(item):
-        if item == 0:
-            raise ValueError("first item failed")
-        time.sleep(0.2)
-        finished.append(item)
-        raise KeyError("worker failed")
-
-    with pytest.raises(ValueError, match="first item failed"):
-        threads.map_on_threads(work, [0, 1])
-    assert finished == [1], "map_on_threads raised while a worker was still running"
 
 
 def test_a_worker_error_is_raised_when_the_first_item_succeeds():
