@@ -6,9 +6,12 @@ arithmetic, sets its speed. So these kernels take FILTER_BLOCK = 4 filters and a
 row at once: each output value is loaded and stored once per kernel row, each input value loaded
 once for four filters (for a 3-wide row: 12 multiply-adds per 7 loads and 4 stores, instead of 1
 per 2 loads and 1 store). Measured on one core, forward of 64 x 128ch x 32x32, groups 32: 26 ms
-one tap at a time, 8 ms blocked. Each group's filters are padded with zero filters to a multiple
-of four, so no loop has a remainder (a depthwise conv, Og = 1, thus does 4x the arithmetic it
-needs).
+one tap at a time, 8 ms blocked. Four is the best count on an AVX2 machine (2 cores, forward of
+the default model's three grouped shapes and of 64 x 256-512ch x 16x16-8x8, groups 32): 2, 3 and 8
+filters per pass took 1.04-1.10x, 0.99-1.09x and 1.12-1.29x the time of four (eight filters'
+24 weights and 8 outputs are more values than AVX2's 16 vector registers hold). Each group's
+filters are padded with zero filters to a multiple of four, so no loop has a remainder (a
+depthwise conv, Og = 1, thus does 4x the arithmetic it needs).
 
 They are inlined into the direct loops' tasks (``inline="always"``): a call per kernel row cost
 more than the row itself on small images (64 x 512ch x 8x8: 28 ms called, 11 ms inlined, one core).
