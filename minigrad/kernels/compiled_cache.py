@@ -28,6 +28,7 @@ CACHED_KERNEL_MODULES = (
     "minigrad.kernels.conv.direct",
     "minigrad.kernels.conv.direct_rows",
     "minigrad.kernels.conv.phases",
+    "minigrad.kernels.conv.pointwise_prange",
     "minigrad.kernels.im2col",
     "minigrad.kernels.relu_cpu",
     "minigrad.classroom.speedup",

@@ -107,8 +107,8 @@ def choice_reasons(geom):
              f"{geom.out_h * geom.out_w} pixels"]
     if (geom.stride_h, geom.stride_w) != (1, 1):
         if is_1x1:
-            return "pointwise", steps + ["strided, 1x1 kernel without padding: pointwise "
-                                         "(a 1x1 kernel is already a matrix product)"]
+            return _one_by_one(geom, steps + ["strided, 1x1 kernel without padding: "
+                                              "a 1x1 kernel is already a matrix product"])
         limit = conv.NARROW_GROUP_CHANNELS_STRIDED
         if widest <= limit:
             return "direct", steps + [f"strided, and the widest group {widest} <= {limit} channels: direct loops"]
@@ -118,11 +118,20 @@ def choice_reasons(geom):
         return "direct", steps + [f"stride 1, and the widest group {widest} <= {limit} channels: direct loops"]
     steps.append(f"stride 1, and the widest group {widest} > {limit} channels: a matrix product pays")
     if is_1x1:
-        return "pointwise", steps + ["1x1 kernel without padding: pointwise"]
+        return _one_by_one(geom, steps + ["1x1 kernel without padding: a matrix product per image"])
     pixels, large = geom.out_h * geom.out_w, conv.LARGE_IMAGE_PIXELS
     if pixels >= large:
         return "direct", steps + [f"output {pixels} >= {large} pixels: direct loops win on large images"]
     return "shifted", steps + [f"output {pixels} < {large} pixels: one matmul per tap on a shifted view"]
+
+
+def _one_by_one(geom, steps):
+    """The 1x1 rule's last step (:func:`conv.one_by_one`): which threads run the products."""
+    name = conv.one_by_one(geom)
+    if name == "pointwise_prange":
+        return name, steps + ["NumPy's BLAS can be called from Numba: the products run on Numba's threads (pointwise_prange)"]
+    return name, steps + [f"the products run on Python threads (pointwise); pointwise_prange cannot: "
+                          f"{conv.pointwise_prange.cannot_compute(geom)}"]
 
 
 def _time_algorithm(name, x, weight, grad_out, geom, repeats):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conv_cases import CASES, make_case
 
-from minigrad.kernels import conv, reference
-from minigrad.kernels.conv import direct, im2col_matmul, phases
+from minigrad.kernels import blas, conv, reference
+from minigrad.kernels.conv import direct, im2col_matmul, phases, pointwise_prange
 from minigrad.kernels.conv.selection import ALGORITHMS, conv_algorithm
 from minigrad.kernels.conv_geometry import ConvGeometry
 
@@ -24,13 +24,19 @@ TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 T05, T06 = pytest.mark.t05_grouped_conv_forward, pytest.mark.t06_conv_backward
 T11 = pytest.mark.t11_pointwise_conv  # pointwise: forward and gradients are one task
 
+# What "auto" gives a 1x1 convolution: its products on Numba's threads where NumPy's BLAS can be
+# called from Numba (here, with NumPy's wheels), else the pointwise chapter on Python threads.
+ONE_BY_ONE = "pointwise_prange" if blas.gemm(np.float64) is not None else "pointwise"
+NEEDS_BLAS_FROM_NUMBA = pytest.mark.skipif(ONE_BY_ONE != "pointwise_prange", reason="NumPy's BLAS cannot be called from Numba here")
+
 
 def every_algorithm(task_marker):
-    """Parametrize ``algorithm`` over the four algorithms. im2col + matmul is classroom tasks t05
+    """Parametrize ``algorithm`` over the algorithms. im2col + matmul is classroom tasks t05
     (forward) and t06 (gradients): its runs carry `task_marker`; pointwise runs are task t11."""
     return pytest.mark.parametrize(
         "algorithm",
-        [pytest.param("im2col", marks=task_marker), pytest.param("pointwise", marks=T11), "shifted", "direct"],
+        [pytest.param("im2col", marks=task_marker), pytest.param("pointwise", marks=T11),
+         pytest.param("pointwise_prange", marks=NEEDS_BLAS_FROM_NUMBA), "shifted", "direct"],
     )
 
 
@@ -82,7 +88,7 @@ def test_by_hand(algorithm):
     x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
     weight = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
     geom = ConvGeometry.from_shapes(x.shape, weight.shape)
-    if algorithm == "pointwise":  # a 1x1 kernel: out = 2 * x, dx = 2 * dy, dw = sum(x * dy)
+    if algorithm.startswith("pointwise"):  # a 1x1 kernel: out = 2 * x, dx = 2 * dy, dw = sum(x * dy)
         weight, geom = np.full((1, 1, 1, 1), 2.0), ConvGeometry.from_shapes(x.shape, (1, 1, 1, 1))
         expected_out, grad_out, expected_grad_x, expected_grad_w = 2 * x, np.ones_like(x), np.full_like(x, 2.0), [[[[45.0]]]]
     else:
@@ -135,11 +141,13 @@ def test_backward_gives_the_gradients_asked_for(case, dtype, algorithm):
 @pytest.mark.parametrize("case", CASES)
 def test_which_algorithms_apply(case):
     """im2col and direct compute every case, shifted those at stride 1, pointwise the 1x1 ones
-    without padding: so where_applicable leaves out only what it should."""
+    without padding, and pointwise_prange those too where it finds NumPy's BLAS: so
+    where_applicable leaves out only what it should."""
     geom = make_case(case)[3]
     assert computes("im2col", geom) and computes("direct", geom)
     assert computes("shifted", geom) == (geom.stride_h == geom.stride_w == 1)
     assert computes("pointwise", geom) == ((geom.kernel_h, geom.kernel_w, geom.pad_h, geom.pad_w) == (1, 1, 0, 0))
+    assert computes("pointwise_prange", geom) == (computes("pointwise", geom) and ONE_BY_ONE == "pointwise_prange")
 
 
 @pytest.mark.parametrize(
@@ -147,6 +155,7 @@ def test_which_algorithms_apply(case):
     [
         ("pointwise", CASES[0], "needs a 1x1 kernel, and this one is 3x3"),
         ("pointwise", CASES[7], r"needs padding 0, and this convolution has padding \(1, 1\)"),
+        ("pointwise_prange", CASES[0], "needs a 1x1 kernel, and this one is 3x3"),
         ("shifted", CASES[3], r"needs stride 1 .* has stride \(2, 2\)"),
         ("shifted", CASES[4], r"needs stride 1 .* has stride \(2, 1\)"),
     ],
@@ -161,7 +170,7 @@ def test_refusals_say_why_and_which_algorithms_can(algorithm, case, because):
 
 
 def test_unknown_algorithm_is_refused_with_the_names():
-    with pytest.raises(ValueError, match="'winograd' is not an algorithm; choose one of auto, im2col, pointwise, shifted, direct"):
+    with pytest.raises(ValueError, match="'winograd' is not an algorithm; choose one of auto, im2col, pointwise, pointwise_prange, shifted, direct"):
         with conv_algorithm("winograd"):
             pass
     assert ALGORITHMS == ("auto", *conv.ALGORITHMS)
@@ -169,15 +178,15 @@ def test_unknown_algorithm_is_refused_with_the_names():
 
 def test_auto_is_choose_and_the_context_restores_what_was_there():
     x, weight, grad_out, geom = make_case((2, 4, 8, 8, 4, 2, (1, 1), 2, 0, 1))
-    assert conv.algorithm_for(geom) == conv.choose(geom) == "pointwise"
+    assert conv.algorithm_for(geom) == conv.choose(geom) == ONE_BY_ONE
     with conv_algorithm("direct"):
         assert conv.algorithm_for(geom) == "direct"
         with conv_algorithm("im2col"):
             assert conv.algorithm_for(geom) == "im2col"
         with conv_algorithm("auto"):
-            assert conv.algorithm_for(geom) == "pointwise"
+            assert conv.algorithm_for(geom) == ONE_BY_ONE
         assert conv.algorithm_for(geom) == "direct"
-    assert conv.algorithm_for(geom) == "pointwise"
+    assert conv.algorithm_for(geom) == ONE_BY_ONE
 
 
 def test_choose_picks_an_algorithm_by_stride_groups_and_image_size():
@@ -193,15 +202,15 @@ def test_choose_picks_an_algorithm_by_stride_groups_and_image_size():
     assert choice((8, 128, 8, 8), (128, 128, 3, 3), padding=1) == "shifted"
     assert choice((8, 128, 15, 15), (128, 128, 3, 3), padding=1) == "shifted"  # 225 output pixels: below 16x16
     assert choice((8, 128, 16, 16), (128, 128, 3, 3), padding=1) == "direct"
-    assert choice((8, 256, 32, 32), (256, 256, 1, 1)) == "pointwise"
+    assert choice((8, 256, 32, 32), (256, 256, 1, 1)) == ONE_BY_ONE
     assert choice((8, 64, 32, 32), (64, 4, 1, 1), groups=16) == "direct"  # 1x1 with tiny groups
     assert choice((8, 64, 32, 32), (64, 64, 1, 1), padding=1) == "direct"  # a padded 1x1 is no pointwise conv
     assert choice((8, 128, 32, 32), (128, 4, 3, 3), stride=2, padding=1, groups=32) == "direct"  # narrow, strided
     assert choice((8, 128, 32, 32), (128, 32, 3, 3), stride=2, padding=1, groups=4) == "direct"
     assert choice((8, 128, 32, 32), (128, 64, 3, 3), stride=2, padding=1, groups=2) == "im2col"
     assert choice((8, 64, 32, 32), (128, 64, 3, 3), stride=2, padding=1) == "im2col"  # dense, strided
-    assert choice((8, 256, 32, 32), (256, 256, 1, 1), stride=2) == "pointwise"
-    assert choice((8, 64, 32, 32), (64, 4, 1, 1), stride=2, groups=16) == "pointwise"
+    assert choice((8, 256, 32, 32), (256, 256, 1, 1), stride=2) == ONE_BY_ONE
+    assert choice((8, 64, 32, 32), (64, 4, 1, 1), stride=2, groups=16) == ONE_BY_ONE
 
 
 @T06
@@ -254,7 +263,7 @@ def test_direct_layout_shares_padding_where_the_kernel_reaches_it(case, plane):
 
 @every_algorithm(T06)
 def test_accepts_non_contiguous_arrays(algorithm):
-    x, weight, grad_out, geom = make_case(CASES[1] if algorithm != "pointwise" else CASES[11])
+    x, weight, grad_out, geom = make_case(CASES[1] if not algorithm.startswith("pointwise") else CASES[11])
     x_f, weight_f, grad_out_f = (np.asfortranarray(a) for a in (x, weight, grad_out))
     with conv_algorithm(algorithm):
         assert_close(conv.conv2d_forward(x_f, weight_f, geom), reference.conv2d_forward(x, weight, geom), np.float64)

@@ -111,11 +111,22 @@ def test_choice_reasons_name_what_choose_picks(case):
     assert len(steps) >= 2 and name in steps[-1]
 
 
+def test_choice_reasons_say_why_a_1x1_runs_on_python_threads_where_numba_cannot_call_blas(monkeypatch):
+    from minigrad.kernels import blas
+
+    geom = ConvGeometry.from_shapes((2, 64, 8, 8), (128, 64, 1, 1))
+    monkeypatch.setattr(blas, "gemm", lambda dtype: None)
+    name, steps = block_data.choice_reasons(geom)
+    assert name == conv.choose(geom) == "pointwise"
+    assert steps[-1] == ("the products run on Python threads (pointwise); pointwise_prange cannot: it needs NumPy's BLAS "
+                         "to be an OpenBLAS that Numba code can call (minigrad.kernels.blas), and it is not")
+
+
 def test_algorithms_times_exactly_the_algorithms_that_apply():
     geom = ConvGeometry.from_shapes((2, 8, 6, 6), (8, 2, 3, 3), padding=1, groups=4)
     picture = block_data.algorithms_picture(geom, repeats=1)
     assert picture.choice == conv.choose(geom)
-    assert sorted(picture.milliseconds) == ["direct", "im2col", "shifted"] and list(picture.refused) == ["pointwise"]
+    assert sorted(picture.milliseconds) == ["direct", "im2col", "shifted"] and list(picture.refused) == ["pointwise", "pointwise_prange"]
     assert all(ms > 0 for ms in picture.milliseconds.values())
 
 

@@ -20,7 +20,7 @@ import contextvars
 
 __all__ = ["ALGORITHMS", "conv_algorithm", "requested_algorithm"]
 
-ALGORITHMS = ("auto", "im2col", "pointwise", "shifted", "direct")
+ALGORITHMS = ("auto", "im2col", "pointwise", "pointwise_prange", "shifted", "direct")
 
 _requested = contextvars.ContextVar("minigrad_conv_algorithm", default="auto")
 
