@@ -24,8 +24,10 @@ pointwise chapter's products, in the same BLAS, so the results are the same to t
 Measured on 2 cores (AMD EPYC, OpenBLAS's Haswell kernel), batch 32, float32, forward alone
 (medians of 60, this and the pointwise chapter alternating): 64 -> 64 channels at 32x32 2.03 ->
 1.84 ms, 128 -> 256 channels at 8x8 1.00 -> 0.81 ms; right after a BatchNorm (a Numba loop), as
-in a training step, 2.18 -> 1.84 and 1.16 -> 0.81 ms. The default model's training step at batch
-32 (ARCHITECTURE.md has the paired runs): 1.046x faster in a throwaway version.
+in a training step, 2.18 -> 1.84 and 1.16 -> 0.81 ms. Training steps against the pointwise
+chapter (``benchmarks/compare_checkouts.py``, alternating bursts): the default model at batch 32
+1.078x faster (in 38 of 40 pairs), at batch 128 0.993x (inside the noise: 7 of 20), resnext29_32x4d
+at batch 64 1.050x (10 of 10).
 
 When it is used: ``choose`` gives it every 1x1 convolution without padding, wherever NumPy's
 BLAS can be called from Numba (:func:`minigrad.kernels.blas.gemm` finds it: the OpenBLAS of
