@@ -179,7 +179,7 @@ def run(args):
           f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (
-        f"{'N,C,HW,G,k':>17} {'algorithm':>9} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
+        f"{'N,C,HW,G,k':>17} {'algorithm':>16} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
         f"{'MiB':>5} | {'torch fwd':>9} {'f+b':>8} | {'speedup fwd':>11} {'f+b':>5}"
     )
     print(header)
@@ -212,7 +212,7 @@ def run(args):
             ref_text = f"{ref[0]:8.1f} {ref[1]:8.1f} {peak_mib(ref_both):5.0f}"
         path = conv.algorithm_for(geom)
         print(
-            f"{f'{batch},{channels},{size},g{groups},{kernel}':>17} {path:>9} | {ours[0]:8.1f} {ours[1]:8.1f} "
+            f"{f'{batch},{channels},{size},g{groups},{kernel}':>17} {path:>16} | {ours[0]:8.1f} {ours[1]:8.1f} "
             f"{ours_mib:5.0f} | {ref_text} | {torch_text} | {speedup_text}",
             flush=True,
         )
