@@ -30,7 +30,7 @@ import numpy as np
 
 from minigrad.kernels.conv.batches import result_array
 
-__all__ = ["forward", "grad_input", "grad_weight", "gradients", "cannot_compute", "input_pixels", "scatter_to_input"]
+__all__ = ["forward", "grad_input", "grad_weight", "gradients", "cannot_compute"]
 
 
 def cannot_compute(geom):
@@ -42,7 +42,7 @@ def cannot_compute(geom):
     return None
 
 
-def input_pixels(x, geom):
+def _pixels(x, geom):
     """``(N, C, H, W) -> (N, C, oh*ow)``: the input pixels a 1x1 kernel reads (every stride-th one)."""
     if geom.stride_h == geom.stride_w == 1:
         return x.reshape(geom.batch, geom.in_channels, geom.out_h * geom.out_w)
@@ -52,7 +52,7 @@ def input_pixels(x, geom):
 
 def forward(x, weight, geom, out=None):
     """``(N, C, H, W), (O, Cg, 1, 1) -> (N, O, oh, ow)``, written into ``out`` when given."""
-    pixels = input_pixels(x, geom)  # (N, C, P)
+    pixels = _pixels(x, geom)  # (N, C, P)
     out = result_array(out, geom.output_shape, x.dtype).reshape(geom.batch, geom.out_channels, geom.out_h * geom.out_w)
     # BEGIN SOLUTION t11_pointwise_conv
     for _, channels, filters in geom.group_slices():
@@ -83,7 +83,7 @@ def gradients(x, grad_out, weight, geom, out=None, input_grad=True, weight_grad=
         grad_pixels_shape = (geom.batch, geom.in_channels, geom.out_h * geom.out_w)
         grad_pixels = np.empty(grad_pixels_shape, dtype=grad_out.dtype) if strided else grad_x.reshape(grad_pixels_shape)
     if weight_grad:
-        pixels = input_pixels(x, geom)  # (N, C, P)
+        pixels = _pixels(x, geom)  # (N, C, P)
         grad_w = np.zeros(geom.weight_shape, dtype=x.dtype)
     # BEGIN SOLUTION t11_pointwise_conv
     for _, channels, filters in geom.group_slices():
@@ -97,13 +97,6 @@ def gradients(x, grad_out, weight, geom, out=None, input_grad=True, weight_grad=
                 grad_w[filters, :, 0, 0] += grad_y @ pixels[n, channels].T
     # END SOLUTION
     if input_grad and strided:
-        scatter_to_input(grad_pixels, geom, grad_x)
+        grad_x[...] = 0  # pixels a stride skips get no gradient
+        grad_x[:, :, :: geom.stride_h, :: geom.stride_w] = grad_pixels.reshape(geom.batch, geom.in_channels, geom.out_h, geom.out_w)
     return grad_x, grad_w
-
-
-def scatter_to_input(grad_pixels, geom, grad_x):
-    """``grad_x`` (N, C, H, W) = the gradients ``grad_pixels`` (N, C, oh*ow) of the pixels that
-    :func:`input_pixels` read, and 0 at the pixels a stride skips."""
-    grad_x[...] = 0
-    grad_x[:, :, :: geom.stride_h, :: geom.stride_w] = grad_pixels.reshape(geom.batch, geom.in_channels, geom.out_h, geom.out_w)
-    return grad_x
