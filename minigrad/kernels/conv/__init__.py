@@ -25,8 +25,8 @@ from minigrad.kernels.conv import direct, im2col_matmul, pointwise, pointwise_pr
 from minigrad.kernels.conv.batches import gradients_on_batch_slices, on_batch_slices, summed_over_batch_slices
 from minigrad.kernels.conv.selection import conv_algorithm, requested_algorithm
 
-__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_backward", "choose", "algorithm_for",
-           "conv_algorithm"]
+__all__ = ["conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_backward", "choose", "one_by_one",
+           "algorithm_for", "conv_algorithm"]
 
 ALGORITHMS = {"im2col": im2col_matmul, "pointwise": pointwise, "pointwise_prange": pointwise_prange, "shifted": shifted,
               "direct": direct}
