@@ -35,6 +35,7 @@ ROW_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 111, 112
 # (prefix, suffix) of the 64-bit-integer OpenBLAS names tried, in order.
 _NAMES = (("scipy_", "64_"), ("", "64_"))
 _REALS = {"s": (np.float32, ctypes.c_float), "d": (np.float64, ctypes.c_double)}
+_LETTERS = {np.dtype(real): letter for letter, (real, _) in _REALS.items()}  # float32 -> "s", float64 -> "d"
 
 
 def gemm(dtype):
@@ -43,7 +44,7 @@ def gemm(dtype):
 
     Its arguments, in order: layout, op(A), op(B) (the enum values of this module), M, N, K,
     alpha, A, lda, B, ldb, beta, C, ldc; A, B and C are pointers (``array.ctypes``)."""
-    letter = {np.dtype(real): letter for letter, (real, _) in _REALS.items()}.get(np.dtype(dtype))
+    letter = _LETTERS.get(np.dtype(dtype))
     return None if letter is None else _gemm_functions().get(letter)
 
 
@@ -66,9 +67,9 @@ def _gemm_functions():
                 function = getattr(shared_object, f"{prefix}cblas_{letter}gemm{suffix}", None)
                 if function is None:
                     break
-                integer = ctypes.c_int64
-                function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer, real,
-                                     ctypes.c_void_p, integer, ctypes.c_void_p, integer, real, ctypes.c_void_p, integer]
+                size = ctypes.c_int64  # the "64_" names take 64-bit sizes
+                function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, size, size, size, real,
+                                     ctypes.c_void_p, size, ctypes.c_void_p, size, real, ctypes.c_void_p, size]
                 function.restype = None
                 functions[letter] = function
             if len(functions) == len(_REALS) and all(_multiplies_right(f, _REALS[letter][0]) for letter, f in functions.items()):

@@ -102,7 +102,7 @@ def _forward_tasks(gemm, x, weight, out, groups, stride_h, stride_w, tasks):
         for n in range(task * per_task, min((task + 1) * per_task, batch)):
             image = x[n]  # (C, H, W): at stride 1, already (C, P) in memory
             if strided:
-                _gather(x[n], stride_h, stride_w, pixels)
+                _gather(image, stride_h, stride_w, pixels)
                 image = pixels
             for g in range(groups):
                 c, o = g * Cg, g * Og
@@ -188,8 +188,6 @@ def gradients(x, grad_out, weight, geom, input_grad=True, weight_grad=True):
     gemm = blas.gemm(dtype)
     if gemm is None:
         return _on_python_threads(x, grad_out, weight, geom, input_grad, weight_grad)
-    if not (input_grad or weight_grad):
-        return None, None
     use_numba_threads()
     tasks, nothing = _tasks(geom), np.empty((0, 0, 0, 0), dtype=dtype)
     grad_x = np.empty(geom.input_shape, dtype=dtype) if input_grad else nothing  # every element written
