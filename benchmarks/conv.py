@@ -9,9 +9,15 @@ kernels (both gradients, what ``Conv2d.backward`` calls), ``conv2d_grad_input`` 
 ``conv2d_grad_weight`` for the reference (for PyTorch: ``conv2d`` then ``.backward``). Times are the median of
 ``--repeat`` runs after one warm-up run, in milliseconds, with the same thread count for minigrad
 and PyTorch (minigrad runs each BLAS product on one thread, as it always does: its matmul
-algorithms run one slice of the batch per thread themselves; the BLAS kernel that ran is printed). Our runs and PyTorch's are interleaved (ours,
-theirs, ours, theirs, ...), so a change in machine load hits both alike; the load average is
-printed at the start and the end.
+algorithms run one slice of the batch per thread themselves; the BLAS kernel that ran is printed).
+
+PyTorch runs in a process of its own that never imports minigrad (benchmarks/conv_torch_worker.py,
+started with the environment this script started with), so it runs with its own defaults:
+importing minigrad would give it minigrad's allocator and OpenMP settings. ``--reuse-memory``
+gives PyTorch's process the allocator setting minigrad uses (freed memory kept for reuse), which
+speeds PyTorch up, as in benchmarks/train_step.py; run both to report both. Our runs and
+PyTorch's take turns (ours, theirs, ours, theirs, ...), so a change in machine load hits both
+alike; the load average is printed at the start and the end.
 "speedup" is PyTorch's time divided by ours (> 1: we are faster).
 
 Peak memory: tracemalloc's peak over one forward+backward, i.e. the NumPy arrays allocated
@@ -21,6 +27,8 @@ anything PyTorch allocates, so it is printed for this project's kernels and the 
 """
 
 import argparse
+import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -29,15 +37,15 @@ import tempfile
 import time
 import tracemalloc
 
-import numba
-import numpy as np
+# The environment before minigrad's import changes it (OMP_WAIT_POLICY, GOMP_SPINCOUNT): PyTorch's
+# worker starts from this copy.
+ENVIRONMENT_AT_START = dict(os.environ)
+# The pause at the start of each side's turn (see interleaved_with_torch_ms).
+SETTLE_SECONDS = 0.05
+TORCH_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_torch_worker.py")
 
-# PyTorch first: importing minigrad asks OpenMP runtimes that start after it to let idle threads
-# sleep (minigrad.kernels.threads), and PyTorch is to run here with its own defaults.
-try:
-    import torch
-except ImportError:
-    torch = None
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad.kernels import conv, reference  # noqa: E402
@@ -103,21 +111,63 @@ def kernel_functions(module, x, weight, grad_out, geom):
     return forward, forward_backward
 
 
-def torch_functions(x, weight, grad_out, geom):
-    x_t = torch.from_numpy(x).requires_grad_()
-    weight_t = torch.from_numpy(weight).requires_grad_()
-    grad_out_t = torch.from_numpy(grad_out)
+class TorchWorker:
+    """PyTorch in a process of its own (benchmarks/conv_torch_worker.py), timing its calls on request."""
 
-    def forward():
-        with torch.no_grad():
-            return torch.nn.functional.conv2d(x_t, weight_t, None, 1, geom.pad_h, 1, geom.groups)
+    def __init__(self, threads, reuse_memory):
+        command = [sys.executable, TORCH_WORKER, "--threads", str(threads)] + (["--reuse-memory"] if reuse_memory else [])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env=ENVIRONMENT_AT_START)
+        self.folder = tempfile.TemporaryDirectory()
+        self.threads = threads
 
-    def forward_backward():
-        x_t.grad = weight_t.grad = None
-        out = torch.nn.functional.conv2d(x_t, weight_t, None, 1, geom.pad_h, 1, geom.groups)
-        out.backward(grad_out_t)
+    def _ask(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise SystemExit(f"conv.py: PyTorch's worker stopped (its error is above) when asked {line!r}")
+        return json.loads(answer)
 
-    return forward, forward_backward
+    def load(self, x, weight, grad_out, geom):
+        """Hand the worker this shape's arrays; it builds its calls and runs each once."""
+        path = os.path.join(self.folder.name, "arrays.npz")
+        np.savez(path, x=x, weight=weight, grad_out=grad_out, padding=geom.pad_h, groups=geom.groups)
+        threads = self._ask(f"load {path}")["threads"]
+        if threads != self.threads:
+            raise SystemExit(f"conv.py: PyTorch's worker runs {threads} threads, not the {self.threads} asked for")
+
+    def run(self):
+        """Seconds of one PyTorch forward and one forward + backward."""
+        return self._ask("run")
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.folder.cleanup()
+
+
+def interleaved_with_torch_ms(functions, worker, repeat):
+    """Median ms of each of our functions and of PyTorch's two calls, taking turns.
+
+    After its turn a process's idle OpenMP threads spin for a while before they sleep, taking the
+    cores from the other side's calls: our 64 x 512ch x 8x8 forward (groups 32), 7 ms alone, took
+    10-14 ms in the first one or two calls after PyTorch's turn. So each side's turn starts with
+    a pause of :data:`SETTLE_SECONDS` (the other side's threads fall asleep) and each timed call
+    follows an untimed call of the same function (its own threads are awake, as in a training
+    step, where calls follow each other).
+    """
+    times = [[] for _ in range(len(functions) + 2)]
+    for _ in range(repeat):
+        time.sleep(SETTLE_SECONDS)
+        for fn, fn_times in zip(functions, times):
+            fn()
+            start = time.perf_counter()
+            fn()
+            fn_times.append(time.perf_counter() - start)
+        for seconds, fn_times in zip(worker.run(), times[len(functions):]):
+            fn_times.append(seconds)
+    return [1e3 * statistics.median(fn_times) for fn_times in times]
 
 
 def blas_description():
@@ -163,6 +213,9 @@ def main():
     parser.add_argument("--skip-reference", action="store_true", help="do not time the NumPy reference")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS, help="Numba and PyTorch threads")
     parser.add_argument("--cold-compile", action="store_true", help="also time a cold Numba compile")
+    parser.add_argument("--reuse-memory", action="store_true",
+                        help="PyTorch's process keeps freed memory for reuse, as minigrad's does "
+                             "(minigrad.allocator.reuse_freed_memory); default: PyTorch with the C allocator's defaults")
     parser.add_argument("--algorithm", default="auto", choices=ALGORITHMS,
                         help="compute every shape with this algorithm (default: auto, what minigrad chooses)")
     args = parser.parse_args()
@@ -172,11 +225,20 @@ def main():
 
 def run(args):
     mg.set_num_threads(args.threads)
-    if torch is not None:
-        torch.set_num_threads(args.threads)
+    worker = TorchWorker(args.threads, args.reuse_memory) if importlib.util.find_spec("torch") else None
+    try:
+        run_shapes(args, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def run_shapes(args, worker):
     indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
-    print(f"float32, minigrad threads = {mg.get_num_threads()}, BLAS: {blas_description()}, "
-          f"torch threads = {torch.get_num_threads() if torch is not None else 'n/a (not installed)'}, "
+    torch_text = (f"PyTorch: {args.threads} threads in a process of its own, "
+                  f"{'freed memory reused' if args.reuse_memory else 'its allocator defaults'}"
+                  if worker is not None else "PyTorch: n/a (not installed)")
+    print(f"float32, minigrad threads = {mg.get_num_threads()}, BLAS: {blas_description()}, {torch_text}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (
         f"{'N,C,HW,G,k':>17} {'algorithm':>16} | {'ours fwd':>8} {'f+b':>8} {'MiB':>5} | {'ref fwd':>8} {'f+b':>8} "
@@ -193,14 +255,12 @@ def run(args):
         grad_out = rng.standard_normal(geom.output_shape, dtype=np.float32)
 
         ours_forward, ours_both = kernel_functions(conv, x, weight, grad_out, geom)
-        if torch is None:
+        if worker is None:
             ours = interleaved_median_ms([ours_forward, ours_both], args.repeat)
             torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
         else:
-            torch_forward, torch_both = torch_functions(x, weight, grad_out, geom)
-            *ours, torch_fwd_ms, torch_both_ms = interleaved_median_ms(
-                [ours_forward, ours_both, torch_forward, torch_both], args.repeat
-            )
+            worker.load(x, weight, grad_out, geom)
+            *ours, torch_fwd_ms, torch_both_ms = interleaved_with_torch_ms([ours_forward, ours_both], worker, args.repeat)
             torch_text = f"{torch_fwd_ms:9.1f} {torch_both_ms:8.1f}"
             speedup_text = f"{torch_fwd_ms / ours[0]:11.2f} {torch_both_ms / ours[1]:5.2f}"
         ours_mib = peak_mib(ours_both)

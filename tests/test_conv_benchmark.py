@@ -1,0 +1,114 @@
+"""benchmarks/conv.py: PyTorch timed in a process of its own, started with the environment the benchmark started with."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+try:
+    from script_loader import ROOT, load_script
+except ImportError:  # run from the repository root as tests.test_conv_benchmark
+    from tests.script_loader import ROOT, load_script
+
+# In a fresh interpreter without OpenMP settings: load the benchmark (which imports minigrad, and
+# so sets them in os.environ), then start PyTorch's worker with subprocess.Popen replaced by a recorder.
+CHECK = """
+import importlib.util, json, os, subprocess, sys
+spec = importlib.util.spec_from_file_location("conv_benchmark", sys.argv[1])
+conv_benchmark = importlib.util.module_from_spec(spec); spec.loader.exec_module(conv_benchmark)
+seen = {}
+def record(command, **options):
+    seen.update(command=command, env=options.get("env", os.environ))
+conv_benchmark.subprocess.Popen = record
+conv_benchmark.TorchWorker(3, reuse_memory=True)
+print(json.dumps({"here": os.environ.get("OMP_WAIT_POLICY"), "command": seen["command"][1:],
+                  "worker": [seen["env"].get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")]}))
+"""
+
+
+def test_pytorchs_worker_does_not_inherit_the_openmp_settings_that_importing_minigrad_made():
+    environment = {name: value for name, value in os.environ.items() if name not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    result = subprocess.run([sys.executable, "-c", CHECK, str(ROOT / "benchmarks" / "conv.py")], env=environment,
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["here"] == "PASSIVE"  # minigrad did set it in this process...
+    assert seen["worker"] == [None, None]  # ...and PyTorch's worker started without it
+    assert seen["command"] == [str(ROOT / "benchmarks" / "conv_torch_worker.py"), "--threads", "3", "--reuse-memory"]
+
+
+WORKER_ALONE = """
+import importlib.util, io, json, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("conv_torch_worker", sys.argv[1])
+worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker)
+np.savez(sys.argv[2], x=np.ones((1, 2, 4, 4), np.float32), weight=np.ones((2, 1, 3, 3), np.float32),
+         grad_out=np.ones((1, 2, 4, 4), np.float32), padding=1, groups=2)
+worker.SETTLE_SECONDS = 0.0
+worker.serve(1, reuse_memory=True, lines=io.StringIO(f"load {sys.argv[2]}\\nrun\\n"), answer=lambda text, flush: None)
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("minigrad", "numba"))))
+"""
+
+
+def test_the_worker_never_imports_minigrad_even_to_reuse_memory(tmp_path):
+    pytest.importorskip("torch")
+    result = subprocess.run([sys.executable, "-c", WORKER_ALONE, str(ROOT / "benchmarks" / "conv_torch_worker.py"),
+                             str(tmp_path / "arrays.npz")], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_worker_times_pytorchs_forward_and_backward_on_the_arrays_it_is_given(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    worker = load_script("benchmarks/conv_torch_worker.py", "conv_torch_worker")
+    monkeypatch.setattr(worker, "SETTLE_SECONDS", 0.0)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "arrays.npz"
+    np.savez(path, x=rng.standard_normal((2, 4, 6, 6), dtype=np.float32),
+             weight=rng.standard_normal((4, 2, 3, 3), dtype=np.float32),
+             grad_out=rng.standard_normal((2, 4, 6, 6), dtype=np.float32), padding=1, groups=2)
+    answers = []
+    worker.serve(1, reuse_memory=False, lines=io.StringIO(f"load {path}\nrun\nrun\n"),
+                 answer=lambda text, flush: answers.append(json.loads(text)))
+    assert answers[0] == {"ready": True, "threads": 1}
+    assert len(answers) == 3 and all(len(times) == 2 and all(t > 0 for t in times) for times in answers[1:])
+
+
+def test_the_worker_refuses_a_run_before_a_load_and_says_what_it_got():
+    worker = load_script("benchmarks/conv_torch_worker.py", "conv_torch_worker_refuses")
+    pytest.importorskip("torch")
+    with pytest.raises(SystemExit, match=r"expected 'load PATH' or \(after a load\) 'run', got 'run'"):
+        worker.serve(1, reuse_memory=False, lines=io.StringIO("run\n"), answer=print)
+
+
+def test_the_benchmark_prints_pytorchs_times_from_its_worker(capsys, monkeypatch):
+    pytest.importorskip("torch")
+    conv_benchmark = load_script("benchmarks/conv.py", "conv_benchmark_rows")
+    monkeypatch.setattr(conv_benchmark, "SHAPES", [(2, 8, 6, 2, 3)])
+    monkeypatch.setattr(conv_benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(sys, "argv", ["conv.py", "--skip-reference", "--repeat", "2", "--threads", "1"])
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    conv_benchmark.main()
+    out = capsys.readouterr().out
+    assert "PyTorch: 1 threads in a process of its own, its allocator defaults" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("2,8,6,g2,3"))
+    numbers = [float(value) for value in row.replace("|", " ").split()[2:] if value != "-"]
+    assert len(numbers) == 7  # ours: forward, forward + backward, MiB; PyTorch's two times; the two speedups
+    assert all(value > 0 for index, value in enumerate(numbers) if index != 2)
+
+
+def test_without_pytorch_the_benchmark_times_ours_alone(capsys, monkeypatch):
+    conv_benchmark = load_script("benchmarks/conv.py", "conv_benchmark_alone")
+    monkeypatch.setattr(conv_benchmark, "SHAPES", [(2, 8, 6, 2, 3)])
+    monkeypatch.setattr(conv_benchmark.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(conv_benchmark, "TorchWorker", None)  # starting a worker would fail
+    monkeypatch.setattr(sys, "argv", ["conv.py", "--skip-reference", "--repeat", "2", "--threads", "1"])
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    conv_benchmark.main()
+    out = capsys.readouterr().out
+    assert "PyTorch: n/a (not installed)" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("2,8,6,g2,3"))
+    assert row.replace("|", " ").split()[-4:] == ["-", "-", "-", "-"]
