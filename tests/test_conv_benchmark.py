@@ -97,7 +97,8 @@ def test_the_benchmark_prints_pytorchs_times_from_its_worker(capsys, monkeypatch
     row = next(line for line in out.splitlines() if line.strip().startswith("2,8,6,g2,3"))
     numbers = [float(value) for value in row.replace("|", " ").split()[2:] if value != "-"]
     assert len(numbers) == 7  # ours: forward, forward + backward, MiB; PyTorch's two times; the two speedups
-    assert all(value > 0 for index, value in enumerate(numbers) if index != 2)
+    assert all(value >= 0 for value in numbers[:5])  # printed to 0.1 ms: a tiny shape may print 0.0
+    assert numbers[5] > 0 and numbers[6] > 0  # PyTorch's time over ours, from the unrounded times
 
 
 def test_without_pytorch_the_benchmark_times_ours_alone(capsys, monkeypatch):
