@@ -223,9 +223,14 @@ def main():
         run(args)
 
 
+def pytorch_is_installed():
+    """Whether PyTorch can be imported (by the worker: this process never imports it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def run(args):
     mg.set_num_threads(args.threads)
-    worker = TorchWorker(args.threads, args.reuse_memory) if importlib.util.find_spec("torch") else None
+    worker = TorchWorker(args.threads, args.reuse_memory) if pytorch_is_installed() else None
     try:
         run_shapes(args, worker)
     finally:

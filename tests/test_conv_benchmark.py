@@ -84,32 +84,33 @@ def test_the_worker_refuses_a_run_before_a_load_and_says_what_it_got():
         worker.serve(1, reuse_memory=False, lines=io.StringIO("run\n"), answer=print)
 
 
-def test_the_benchmark_prints_pytorchs_times_from_its_worker(capsys, monkeypatch):
-    pytest.importorskip("torch")
-    conv_benchmark = load_script("benchmarks/conv.py", "conv_benchmark_rows")
+def _row_of_a_tiny_shape(capsys, monkeypatch, module_name, with_pytorch):
+    """The benchmark run on one tiny shape: (what it printed, the shape's row split into fields)."""
+    conv_benchmark = load_script("benchmarks/conv.py", module_name)
     monkeypatch.setattr(conv_benchmark, "SHAPES", [(2, 8, 6, 2, 3)])
     monkeypatch.setattr(conv_benchmark, "SETTLE_SECONDS", 0.0)
+    if not with_pytorch:
+        monkeypatch.setattr(conv_benchmark, "pytorch_is_installed", lambda: False)
+        monkeypatch.setattr(conv_benchmark, "TorchWorker", None)  # starting a worker would fail
     monkeypatch.setattr(sys, "argv", ["conv.py", "--skip-reference", "--repeat", "2", "--threads", "1"])
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     conv_benchmark.main()
     out = capsys.readouterr().out
-    assert "PyTorch: 1 threads in a process of its own, its allocator defaults" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("2,8,6,g2,3"))
-    numbers = [float(value) for value in row.replace("|", " ").split()[2:] if value != "-"]
+    return out, row.replace("|", " ").split()
+
+
+def test_the_benchmark_prints_pytorchs_times_from_its_worker(capsys, monkeypatch):
+    pytest.importorskip("torch")
+    out, fields = _row_of_a_tiny_shape(capsys, monkeypatch, "conv_benchmark_rows", with_pytorch=True)
+    assert "PyTorch: 1 threads in a process of its own, its allocator defaults" in out
+    numbers = [float(value) for value in fields[2:] if value != "-"]
     assert len(numbers) == 7  # ours: forward, forward + backward, MiB; PyTorch's two times; the two speedups
     assert all(value >= 0 for value in numbers[:5])  # printed to 0.1 ms: a tiny shape may print 0.0
     assert numbers[5] > 0 and numbers[6] > 0  # PyTorch's time over ours, from the unrounded times
 
 
 def test_without_pytorch_the_benchmark_times_ours_alone(capsys, monkeypatch):
-    conv_benchmark = load_script("benchmarks/conv.py", "conv_benchmark_alone")
-    monkeypatch.setattr(conv_benchmark, "SHAPES", [(2, 8, 6, 2, 3)])
-    monkeypatch.setattr(conv_benchmark.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(conv_benchmark, "TorchWorker", None)  # starting a worker would fail
-    monkeypatch.setattr(sys, "argv", ["conv.py", "--skip-reference", "--repeat", "2", "--threads", "1"])
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    conv_benchmark.main()
-    out = capsys.readouterr().out
+    out, fields = _row_of_a_tiny_shape(capsys, monkeypatch, "conv_benchmark_alone", with_pytorch=False)
     assert "PyTorch: n/a (not installed)" in out
-    row = next(line for line in out.splitlines() if line.strip().startswith("2,8,6,g2,3"))
-    assert row.replace("|", " ").split()[-4:] == ["-", "-", "-", "-"]
+    assert fields[-4:] == ["-", "-", "-", "-"] and float(fields[3]) >= 0
