@@ -6,9 +6,9 @@ Importing minigrad changes the process it runs in: glibc keeps freed memory for 
 (``minigrad/allocator.py``), NumPy's BLAS runs on one thread per product, and OpenMP runtimes
 started after it spin briefly, then sleep. PyTorch timed in that process is timed with minigrad's
 settings, not its own: a grouped 3x3 forward on 64 x 512ch x 8x8 images (groups 32) took 6.9 ms
-there and 16-18 ms in a process of its own, where every output array is mapped fresh from the
-operating system and zeroed page by page. So benchmarks/conv.py starts this worker (with the
-environment it started with) and has it time PyTorch's calls, taking turns with its own.
+there, 16-18 ms in a script of its own, and 7.9 ms in a script of its own with minigrad's
+allocator setting alone. So benchmarks/conv.py starts this worker (with the environment it
+started with) and has it time PyTorch's calls, taking turns with its own.
 ``--reuse-memory`` gives PyTorch minigrad's allocator setting too, as benchmarks/train_step.py's
 option does.
 
