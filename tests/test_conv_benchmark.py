@@ -61,8 +61,17 @@ def test_the_worker_never_imports_minigrad_even_to_reuse_memory(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
-def test_the_worker_times_pytorchs_forward_and_backward_on_the_arrays_it_is_given(tmp_path, monkeypatch):
-    pytest.importorskip("torch")
+@pytest.fixture
+def torch_threads_restored():
+    """PyTorch's thread count as it was before the test (``serve`` sets it, here in pytest's own process)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_worker_times_pytorchs_forward_and_backward_on_the_arrays_it_is_given(tmp_path, monkeypatch,
+                                                                                    torch_threads_restored):
     worker = load_script("benchmarks/conv_torch_worker.py", "conv_torch_worker")
     monkeypatch.setattr(worker, "SETTLE_SECONDS", 0.0)
     rng = np.random.default_rng(0)
@@ -77,9 +86,8 @@ def test_the_worker_times_pytorchs_forward_and_backward_on_the_arrays_it_is_give
     assert len(answers) == 3 and all(len(times) == 2 and all(t > 0 for t in times) for times in answers[1:])
 
 
-def test_the_worker_refuses_a_run_before_a_load_and_says_what_it_got():
+def test_the_worker_refuses_a_run_before_a_load_and_says_what_it_got(torch_threads_restored):
     worker = load_script("benchmarks/conv_torch_worker.py", "conv_torch_worker_refuses")
-    pytest.importorskip("torch")
     with pytest.raises(SystemExit, match=r"expected 'load PATH' or \(after a load\) 'run', got 'run'"):
         worker.serve(1, reuse_memory=False, lines=io.StringIO("run\n"), answer=print)
 
