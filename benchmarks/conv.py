@@ -13,7 +13,9 @@ algorithms run one slice of the batch per thread themselves; the BLAS kernel tha
 
 PyTorch runs in a process of its own that never imports minigrad (benchmarks/conv_torch_worker.py,
 started with the environment this script started with), so it runs with its own defaults:
-importing minigrad would give it minigrad's allocator and OpenMP settings. ``--reuse-memory``
+importing minigrad would give it minigrad's allocator and OpenMP settings. Each shape gets a fresh
+process: with the C allocator's defaults PyTorch's speed depends on what its process freed before
+(see ``TorchWorker``), so a row must not depend on the rows timed before it. ``--reuse-memory``
 gives PyTorch's process the allocator setting minigrad uses (freed memory kept for reuse), which
 speeds PyTorch up, as in benchmarks/train_step.py; run both to report both. Our runs and
 PyTorch's take turns (ours, theirs, ours, theirs, ...), so a change in machine load hits both
@@ -112,7 +114,20 @@ def kernel_functions(module, x, weight, grad_out, geom):
 
 
 class TorchWorker:
-    """PyTorch in a process of its own (benchmarks/conv_torch_worker.py), timing its calls on request."""
+    """PyTorch in a process of its own (benchmarks/conv_torch_worker.py), timing its calls on request.
+
+    One worker per shape (``with TorchWorker(...) as worker:``). glibc's malloc hands a large
+    block back to the system when it is freed, unless the block is below its mmap threshold, and
+    it raises that threshold to the size of each such block freed (up to 32 MiB on 64-bit Linux).
+    So with the allocator's defaults PyTorch's speed depends on the largest block its process has
+    freed so far. Measured on 2 cores, PyTorch's forward of 64 x 512ch x 8x8 (groups 32) in a
+    fresh script (medians of 35): 18-21 ms as it is, or after a 9 MiB NumPy array was freed;
+    9.4 and 16 ms after a 12 MiB one; 6.6-9.7 ms after a 16, 20 or 31 MiB one; 16-20 ms after a
+    33 MiB one (above the 32 MiB cap).
+    With one worker for every shape, that row's PyTorch forward + backward took 20.6 ms after the
+    two larger shapes and 35-44 ms alone. ``--reuse-memory`` sets the thresholds once
+    (``minigrad/allocator.py``), and PyTorch then runs at its fastest whatever came before.
+    """
 
     def __init__(self, threads, reuse_memory):
         command = [sys.executable, TORCH_WORKER, "--threads", str(threads)] + (["--reuse-memory"] if reuse_memory else [])
@@ -145,6 +160,12 @@ class TorchWorker:
         self.process.stdin.close()
         self.process.wait()
         self.folder.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
 
 
 def interleaved_with_torch_ms(functions, worker, repeat):
@@ -230,19 +251,14 @@ def pytorch_is_installed():
 
 def run(args):
     mg.set_num_threads(args.threads)
-    worker = TorchWorker(args.threads, args.reuse_memory) if pytorch_is_installed() else None
-    try:
-        run_shapes(args, worker)
-    finally:
-        if worker is not None:
-            worker.close()
+    run_shapes(args, with_pytorch=pytorch_is_installed())
 
 
-def run_shapes(args, worker):
+def run_shapes(args, with_pytorch):
     indices = range(len(SHAPES)) if args.shapes == "all" else [int(i) for i in args.shapes.split(",")]
-    torch_text = (f"PyTorch: {args.threads} threads in a process of its own, "
+    torch_text = (f"PyTorch: {args.threads} threads in a process of its own for each shape, "
                   f"{'freed memory reused' if args.reuse_memory else 'its allocator defaults'}"
-                  if worker is not None else "PyTorch: n/a (not installed)")
+                  if with_pytorch else "PyTorch: n/a (not installed)")
     print(f"float32, minigrad threads = {mg.get_num_threads()}, BLAS: {blas_description()}, {torch_text}, "
           f"repeat = {args.repeat} (median), times in ms, load average {load_average()}")  # fmt: skip
     header = (
@@ -260,12 +276,14 @@ def run_shapes(args, worker):
         grad_out = rng.standard_normal(geom.output_shape, dtype=np.float32)
 
         ours_forward, ours_both = kernel_functions(conv, x, weight, grad_out, geom)
-        if worker is None:
+        if not with_pytorch:
             ours = interleaved_median_ms([ours_forward, ours_both], args.repeat)
             torch_text, speedup_text = f"{'-':>9} {'-':>8}", f"{'-':>11} {'-':>5}"
         else:
-            worker.load(x, weight, grad_out, geom)
-            *ours, torch_fwd_ms, torch_both_ms = interleaved_with_torch_ms([ours_forward, ours_both], worker, args.repeat)
+            with TorchWorker(args.threads, args.reuse_memory) as worker:  # a fresh process per shape
+                worker.load(x, weight, grad_out, geom)
+                *ours, torch_fwd_ms, torch_both_ms = interleaved_with_torch_ms([ours_forward, ours_both], worker,
+                                                                               args.repeat)
             torch_text = f"{torch_fwd_ms:9.1f} {torch_both_ms:8.1f}"
             speedup_text = f"{torch_fwd_ms / ours[0]:11.2f} {torch_both_ms / ours[1]:5.2f}"
         ours_mib = peak_mib(ours_both)

@@ -8,7 +8,8 @@ started after it spin briefly, then sleep. PyTorch timed in that process is time
 settings, not its own: a grouped 3x3 forward on 64 x 512ch x 8x8 images (groups 32) took 6.9 ms
 there, 16-18 ms in a script of its own, and 7.9 ms in a script of its own with minigrad's
 allocator setting alone. So benchmarks/conv.py starts this worker (with the environment it
-started with) and has it time PyTorch's calls, taking turns with its own.
+started with), a fresh one for each shape (its ``TorchWorker`` says why), and has it time
+PyTorch's calls, taking turns with its own.
 ``--reuse-memory`` gives PyTorch minigrad's allocator setting too, as benchmarks/train_step.py's
 option does.
 

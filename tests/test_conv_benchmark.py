@@ -111,7 +111,7 @@ def _row_of_a_tiny_shape(capsys, monkeypatch, module_name, with_pytorch):
 def test_the_benchmark_prints_pytorchs_times_from_its_worker(capsys, monkeypatch):
     pytest.importorskip("torch")
     out, fields = _row_of_a_tiny_shape(capsys, monkeypatch, "conv_benchmark_rows", with_pytorch=True)
-    assert "PyTorch: 1 threads in a process of its own, its allocator defaults" in out
+    assert "PyTorch: 1 threads in a process of its own for each shape, its allocator defaults" in out
     numbers = [float(value) for value in fields[2:] if value != "-"]
     assert len(numbers) == 7  # ours: forward, forward + backward, MiB; PyTorch's two times; the two speedups
     assert all(value >= 0 for value in numbers[:5])  # printed to 0.1 ms: a tiny shape may print 0.0
@@ -122,3 +122,41 @@ def test_without_pytorch_the_benchmark_times_ours_alone(capsys, monkeypatch):
     out, fields = _row_of_a_tiny_shape(capsys, monkeypatch, "conv_benchmark_alone", with_pytorch=False)
     assert "PyTorch: n/a (not installed)" in out
     assert fields[-4:] == ["-", "-", "-", "-"] and float(fields[3]) >= 0
+
+
+class _RecordingWorker:
+    """Stands in for TorchWorker: records each worker started, the shapes it loads and whether it was closed."""
+
+    started = []
+
+    def __init__(self, threads, reuse_memory):
+        self.loaded, self.closed = [], False
+        _RecordingWorker.started.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.closed = True
+
+    def load(self, x, weight, grad_out, geom):
+        self.loaded.append(x.shape)
+
+    def run(self):
+        return [0.001, 0.002]
+
+
+def test_each_shape_gets_a_fresh_pytorch_worker_so_no_row_depends_on_the_rows_before(capsys, monkeypatch):
+    conv_benchmark = load_script("benchmarks/conv.py", "conv_benchmark_fresh_workers")
+    monkeypatch.setattr(conv_benchmark, "SHAPES", [(2, 8, 6, 2, 3), (1, 4, 5, 1, 1)])
+    monkeypatch.setattr(conv_benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(conv_benchmark, "pytorch_is_installed", lambda: True)
+    monkeypatch.setattr(_RecordingWorker, "started", [])
+    monkeypatch.setattr(conv_benchmark, "TorchWorker", _RecordingWorker)
+    monkeypatch.setattr(sys, "argv", ["conv.py", "--skip-reference", "--repeat", "2", "--threads", "1"])
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    conv_benchmark.main()
+    assert [worker.loaded for worker in _RecordingWorker.started] == [[(2, 8, 6, 6)], [(1, 4, 5, 5)]]
+    assert all(worker.closed for worker in _RecordingWorker.started)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("2,8,6,g2,3", "1,4,5,g1,1"))]
+    assert [row.replace("|", " ").split()[-4:-2] for row in rows] == [["1.0", "2.0"], ["1.0", "2.0"]]  # the worker's ms
