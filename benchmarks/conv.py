@@ -116,17 +116,18 @@ def kernel_functions(module, x, weight, grad_out, geom):
 class TorchWorker:
     """PyTorch in a process of its own (benchmarks/conv_torch_worker.py), timing its calls on request.
 
-    One worker per shape (``with TorchWorker(...) as worker:``). glibc's malloc hands a large
-    block back to the system when it is freed, unless the block is below its mmap threshold, and
-    it raises that threshold to the size of each such block freed (up to 32 MiB on 64-bit Linux).
-    So with the allocator's defaults PyTorch's speed depends on the largest block its process has
-    freed so far. Measured on 2 cores, PyTorch's forward of 64 x 512ch x 8x8 (groups 32) in a
-    fresh script (medians of 35): 18-21 ms as it is, or after a 9 MiB NumPy array was freed;
-    9.4 and 16 ms after a 12 MiB one; 6.6-9.7 ms after a 16, 20 or 31 MiB one; 16-20 ms after a
-    33 MiB one (above the 32 MiB cap).
-    With one worker for every shape, that row's PyTorch forward + backward took 20.6 ms after the
-    two larger shapes and 35-44 ms alone. ``--reuse-memory`` sets the thresholds once
-    (``minigrad/allocator.py``), and PyTorch then runs at its fastest whatever came before.
+    One worker per shape (``with TorchWorker(...) as worker:``). glibc's malloc serves a block
+    above its mmap threshold with fresh pages from the system and hands them back when it is
+    freed; freeing such a block raises the threshold to the block's size (up to 32 MiB on 64-bit
+    Linux); blocks below it come from the heap, where freed memory is kept. So with the defaults
+    PyTorch's speed depends on the largest block its process has freed so far. Measured on 2
+    cores, PyTorch's forward of 64 x 512ch x 8x8 (groups 32) in a fresh script (medians of 35):
+    18-21 ms as it is, or after a 9 MiB NumPy array was freed; 9.4 and 16 ms after a 12 MiB one;
+    6.6-9.7 ms after a 16, 20 or 31 MiB one; 16-20 ms after a 33 MiB one (above the cap). With
+    one worker for every shape, that row's PyTorch forward + backward took 20.6 ms after the two
+    larger shapes and 35-44 ms when it was the only shape. ``--reuse-memory`` sets both
+    thresholds once (``minigrad/allocator.py``), and PyTorch then runs at its fastest whatever
+    came before.
     """
 
     def __init__(self, threads, reuse_memory):
