@@ -96,13 +96,22 @@ def _ops_seconds(profile):
 
 
 def summary_lines(profile):
-    """Two lines: where the block's wall time went, and the peaks it is judged against."""
+    """Two lines: where the block's wall time went, and the peaks it is judged against.
+
+    The wall time splits three ways: the ops (timed one by one), the recorder's own bookkeeping
+    (timed around each op, never inside one) and the rest, the time outside ops (Python, the
+    engine's gradient sums, the optimizer). The three shares add up to 100%.
+    """
     wall = profile.wall_seconds or 0.0
-    ops = _ops_seconds(profile)
-    share = 100 * ops / wall if wall else 0.0
-    lines = [f"{len(profile.events)} op calls in {wall * 1e3:.1f} ms wall: ops {ops * 1e3:.1f} ms ({share:.1f}%), "
-             f"outside ops (Python, gradient sums, optimizer) {(wall - ops) * 1e3:.1f} ms, "
-             f"profiler's own bookkeeping {profile.bookkeeping_seconds * 1e3:.1f} ms"]
+    ops, bookkeeping = _ops_seconds(profile), profile.bookkeeping_seconds
+    outside = wall - ops - bookkeeping
+
+    def share(seconds):
+        return f"{100 * seconds / wall:.1f}%" if wall else "-"
+
+    lines = [f"{len(profile.events)} op calls in {wall * 1e3:.1f} ms wall: ops {ops * 1e3:.1f} ms ({share(ops)}), "
+             f"outside ops (Python, gradient sums, optimizer) {outside * 1e3:.1f} ms ({share(outside)}), "
+             f"profiler's own bookkeeping {bookkeeping * 1e3:.1f} ms ({share(bookkeeping)})"]
     if profile.events:
         p = profile.peaks
         lines.append(f"peaks measured {p.measured_at} at {p.threads} threads ({p.blas}): matmul float32 "
@@ -175,6 +184,7 @@ def to_json(profile, path):
     document = {
         "wall_seconds": profile.wall_seconds, "ops_seconds": _ops_seconds(profile),
         "bookkeeping_seconds": profile.bookkeeping_seconds,
+        "outside_ops_seconds": (profile.wall_seconds or 0.0) - _ops_seconds(profile) - profile.bookkeeping_seconds,
         "peaks": asdict(profile.peaks) if profile.events else None,
         "groups": {group_by: [asdict(row) for row in rows(profile, group_by)] for group_by in GROUPINGS},
         "events": [event.as_dict() for event in profile.events],

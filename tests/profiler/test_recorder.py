@@ -63,7 +63,8 @@ def test_op_times_add_up_to_the_wall_time_of_the_block():
             for _ in range(2):
                 net(x).sum().backward()
         ops = sum(e.seconds for e in prof.events)
-        assert ops <= prof.wall_seconds
+        # the recorder's bookkeeping is timed around the ops, never inside one: the two fit in the wall
+        assert prof.bookkeeping_seconds > 0 and ops + prof.bookkeeping_seconds <= prof.wall_seconds
         shares.append(ops / prof.wall_seconds)
     assert max(shares) >= 0.9, shares
 

@@ -53,8 +53,20 @@ def test_table_text():
     text = made_up_profile().table(group_by="op")
     lines = text.splitlines()
     assert "4 op calls in 1250.0 ms wall: ops 1000.0 ms (80.0%)" in lines[0]
+    assert "outside ops (Python, gradient sums, optimizer) 250.0 ms (20.0%)" in lines[0]
     conv_line = next(line for line in lines if line.startswith("Conv2d "))
     assert conv_line.split() == ["Conv2d", "1", "500.00", "40.0", "20.00", "0.20", "100.00", "20.0", "compute"]
+
+
+def test_summary_splits_the_wall_into_ops_outside_ops_and_bookkeeping():
+    # The recorder's bookkeeping is timed outside the ops: it is not time outside ops (Python,
+    # the engine, the optimizer), and counting it there overstated that time by the profiler's cost.
+    prof = made_up_profile()
+    prof.bookkeeping_seconds = 0.05
+    line = report.summary_lines(prof)[0]
+    assert "ops 1000.0 ms (80.0%)" in line
+    assert "outside ops (Python, gradient sums, optimizer) 200.0 ms (16.0%)" in line
+    assert "profiler's own bookkeeping 50.0 ms (4.0%)" in line
 
 
 def test_json_and_roofline_files(tmp_path):
@@ -62,6 +74,7 @@ def test_json_and_roofline_files(tmp_path):
     prof.to_json(tmp_path / "profile.json")
     document = json.loads((tmp_path / "profile.json").read_text())
     assert document["wall_seconds"] == 1.25 and document["peaks"]["copy_gbs"] == 10.0
+    assert document["outside_ops_seconds"] == pytest.approx(0.25)  # wall - ops - bookkeeping (none here)
     assert [row["name"] for row in document["groups"]["algorithm"]] == ["direct forward"]
     assert document["events"][3]["dtype"] == "float64"
     pytest.importorskip("matplotlib")
