@@ -95,6 +95,11 @@ def _ops_seconds(profile):
     return sum(event.seconds for event in profile.events)
 
 
+def _outside_ops_seconds(profile):
+    """The wall time that is neither an op's nor the recorder's own bookkeeping's."""
+    return (profile.wall_seconds or 0.0) - _ops_seconds(profile) - profile.bookkeeping_seconds
+
+
 def summary_lines(profile):
     """Two lines: where the block's wall time went, and the peaks it is judged against.
 
@@ -103,8 +108,7 @@ def summary_lines(profile):
     engine's gradient sums, the optimizer). The three shares add up to 100%.
     """
     wall = profile.wall_seconds or 0.0
-    ops, bookkeeping = _ops_seconds(profile), profile.bookkeeping_seconds
-    outside = wall - ops - bookkeeping
+    ops, outside, bookkeeping = _ops_seconds(profile), _outside_ops_seconds(profile), profile.bookkeeping_seconds
 
     def share(seconds):
         return f"{100 * seconds / wall:.1f}%" if wall else "-"
@@ -184,7 +188,7 @@ def to_json(profile, path):
     document = {
         "wall_seconds": profile.wall_seconds, "ops_seconds": _ops_seconds(profile),
         "bookkeeping_seconds": profile.bookkeeping_seconds,
-        "outside_ops_seconds": (profile.wall_seconds or 0.0) - _ops_seconds(profile) - profile.bookkeeping_seconds,
+        "outside_ops_seconds": _outside_ops_seconds(profile),
         "peaks": asdict(profile.peaks) if profile.events else None,
         "groups": {group_by: [asdict(row) for row in rows(profile, group_by)] for group_by in GROUPINGS},
         "events": [event.as_dict() for event in profile.events],
